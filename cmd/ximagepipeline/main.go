@@ -1,0 +1,25 @@
+// Command ximagepipeline runs the image pipeline: `serve` for the HTTP API
+// with in-process workers, `worker` for workers only, `migrate` to prepare
+// the database, and `process` to run the processing on local files.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	root := &cobra.Command{
+		Use:           "ximagepipeline",
+		Short:         "Asynchronous image upload pipeline: WebP variants, BlurHash, metadata stripped",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(serveCommand(), workerCommand(), migrateCommand())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "ximagepipeline:", err)
+		os.Exit(1)
+	}
+}

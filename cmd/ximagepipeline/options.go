@@ -1,0 +1,135 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+
+	"github.com/ximagepipeline/ximagepipeline"
+)
+
+// options are the settings shared by the commands that open a pipeline.
+// Each has one flag, one environment variable (the flag's name in upper
+// snake case: --data-dir is DATA_DIR) and one config-file key (the flag's
+// name). A flag beats the environment, which beats the file.
+type options struct {
+	configFile  string
+	addr        string
+	dataDir     string
+	databaseURL string
+	prefix      string
+	publicURL   string
+	concurrency int
+	maxFileSize int64
+	maxPixels   int64
+	maxAttempts int
+	logLevel    string
+
+	// From the config file only: they are maps, not flags.
+	variants    map[string]ximagepipeline.VariantSpec
+	sourceTypes map[string]ximagepipeline.SourceType
+}
+
+func (o *options) addFlags(fs *pflag.FlagSet, server bool) {
+	fs.StringVar(&o.configFile, "config", "", "config file (YAML or JSON) with these settings by flag name, plus variants and sourceTypes")
+	if server {
+		fs.StringVar(&o.addr, "addr", ":3000", "address to listen on")
+	}
+	fs.StringVar(&o.dataDir, "data-dir", ximagepipeline.DefaultDataDir, "directory of the SQLite database and local storage")
+	fs.StringVar(&o.databaseURL, "database-url", "", "database: postgres://... or sqlite:PATH (default: SQLite in --data-dir)")
+	fs.StringVar(&o.prefix, "prefix", ximagepipeline.DefaultPrefix, "URL prefix of the API routes")
+	fs.StringVar(&o.publicURL, "public-url", "", "base URL of stored files (default: {prefix}/files, served by this server)")
+	fs.IntVar(&o.concurrency, "concurrency", 0, "jobs processed at once (default: the number of CPUs)")
+	fs.Int64Var(&o.maxFileSize, "max-file-size", ximagepipeline.DefaultMaxFileSize, "largest accepted upload, in bytes")
+	fs.Int64Var(&o.maxPixels, "max-pixels", ximagepipeline.DefaultMaxPixels, "largest accepted width x height x frames")
+	fs.IntVar(&o.maxAttempts, "max-attempts", ximagepipeline.DefaultMaxAttempts, "tries of a job whose failures can pass")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+// load fills every flag not given on the command line from the environment,
+// then from the config file.
+func (o *options) load(fs *pflag.FlagSet) error {
+	file := map[string]any{}
+	path := o.configFile
+	if !fs.Changed("config") {
+		path = os.Getenv("CONFIG")
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("config file: %w", err)
+		}
+		// YAML is a superset of JSON: one parser reads both.
+		if err := yaml.Unmarshal(b, &file); err != nil {
+			return fmt.Errorf("config file %s: %w", path, err)
+		}
+		if err := o.loadMaps(file); err != nil {
+			return fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed || f.Name == "config" {
+			return
+		}
+		env := strings.ReplaceAll(strings.ToUpper(f.Name), "-", "_")
+		if v, ok := os.LookupEnv(env); ok {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("environment %s=%q: %w", env, v, e)
+			}
+			return
+		}
+		if v, ok := file[f.Name]; ok {
+			if e := f.Value.Set(fmt.Sprint(v)); e != nil {
+				err = fmt.Errorf("config file key %s: %w", f.Name, e)
+			}
+		}
+	})
+	return err
+}
+
+func (o *options) loadMaps(file map[string]any) error {
+	for key, dst := range map[string]any{"variants": &o.variants, "sourceTypes": &o.sourceTypes} {
+		v, ok := file[key]
+		if !ok {
+			continue
+		}
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			return err
+		}
+		if err := yaml.Unmarshal(b, dst); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	return nil
+}
+
+func (o *options) config() ximagepipeline.Config {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	return ximagepipeline.Config{
+		Prefix:      o.prefix,
+		DataDir:     o.dataDir,
+		DatabaseURL: o.databaseURL,
+		PublicURL:   o.publicURL,
+		Variants:    o.variants,
+		SourceTypes: o.sourceTypes,
+		MaxFileSize: o.maxFileSize,
+		MaxPixels:   o.maxPixels,
+		MaxAttempts: o.maxAttempts,
+		Concurrency: o.concurrency,
+		Logger:      slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+	}
+}
+
+// shutdownGrace is how long running jobs get to finish on SIGTERM before
+// they are handed back to the queue.
+const shutdownGrace = 30 * time.Second

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ximagepipeline/ximagepipeline"
+)
+
+func serveCommand() *cobra.Command {
+	var (
+		o       options
+		workers bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the HTTP API, with workers in-process (zero config: SQLite and ./data)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.load(cmd.Flags()); err != nil {
+				return err
+			}
+			cfg := o.config()
+			cfg.DisableWorkers = !workers
+			return serve(cmd.Context(), o.addr, cfg)
+		},
+	}
+	o.addFlags(cmd.Flags(), true)
+	cmd.Flags().BoolVar(&workers, "workers", true, "run workers in this process (--workers=false: API only)")
+	return cmd
+}
+
+func serve(ctx context.Context, addr string, cfg ximagepipeline.Config) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	p, err := ximagepipeline.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	api := p.Handler()
+	prefix := cfg.Prefix
+	if prefix == "" {
+		prefix = ximagepipeline.DefaultPrefix
+	}
+	mux.Handle(prefix+"/", api)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := p.Ready(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		p.Close(context.Background())
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	cfg.Logger.Info("serving", "addr", ln.Addr().String(), "prefix", prefix, "workers", !cfg.DisableWorkers)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	cfg.Logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	err = errors.Join(ignoreClosed(err), srv.Shutdown(sctx), p.Close(sctx))
+	return err
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func workerCommand() *cobra.Command {
+	var o options
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run workers only, sharing the database and storage of the API servers",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.load(cmd.Flags()); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			cfg := o.config()
+			p, err := ximagepipeline.New(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			cfg.Logger.Info("worker started")
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			defer cancel()
+			return p.Close(sctx)
+		},
+	}
+	o.addFlags(cmd.Flags(), false)
+	return cmd
+}
+
+func migrateCommand() *cobra.Command {
+	var o options
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the database migrations and exit",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.load(cmd.Flags()); err != nil {
+				return err
+			}
+			cfg := o.config()
+			cfg.DisableWorkers = true
+			p, err := ximagepipeline.New(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			cfg.Logger.Info("migrations applied")
+			return p.Close(context.Background())
+		},
+	}
+	o.addFlags(cmd.Flags(), false)
+	return cmd
+}

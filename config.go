@@ -1,0 +1,294 @@
+package ximagepipeline
+
+import (
+	"fmt"
+	"log/slog"
+	"maps"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ximagepipeline/ximagepipeline/storage"
+)
+
+// Fit says how a variant is sized.
+type Fit string
+
+const (
+	// FitCover crops to exactly Width x Height around the focal point.
+	FitCover Fit = "cover"
+	// FitInside bounds the width (and the height, when set) keeping the aspect ratio.
+	FitInside Fit = "inside"
+)
+
+// VariantSpec is one output size. Variants are never enlarged.
+type VariantSpec struct {
+	Width  int `json:"width" yaml:"width"`
+	Height int `json:"height,omitempty" yaml:"height"` // 0: bounded by width only
+	Fit    Fit `json:"fit" yaml:"fit"`
+}
+
+// SourceType is what an upload is for (avatar, gallery, ...) and decides
+// which variants are made and how.
+type SourceType struct {
+	Variants      []string `json:"variants" yaml:"variants"`
+	Quality       int      `json:"quality" yaml:"quality"`             // WebP/AVIF quality, 1-100
+	StoreOriginal bool     `json:"storeOriginal" yaml:"storeOriginal"` // keep the metadata-free original
+	Formats       []string `json:"formats" yaml:"formats"`             // default ["webp"]; "avif" may be added
+}
+
+// Defaults of the contract (section 4).
+const (
+	DefaultPrefix        = "/image-pipeline"
+	DefaultDataDir       = "./data"
+	DefaultMaxFileSize   = 50 << 20    // 50 MiB
+	DefaultMaxPixels     = 100_000_000 // 100 megapixels
+	DefaultMaxAttempts   = 3
+	DefaultStagingPath   = "staging"
+	DefaultMediaPath     = "media"
+	DefaultOriginalsPath = "originals"
+	// DefaultRetryBackoff is the first retry's delay; each later one doubles it.
+	DefaultRetryBackoff = 2 * time.Second
+	// DefaultJobTimeout bounds one processing attempt; a 100 MP image takes
+	// seconds, so a minute is generous and still frees a stuck worker.
+	DefaultJobTimeout = time.Minute
+	// DefaultRescueAfter is the lease: a job running longer than this (its
+	// worker died) is handed to another worker.
+	DefaultRescueAfter = 2 * time.Minute
+	// DefaultCleanupInterval is how often staged files of finished jobs and
+	// orphans are removed.
+	DefaultCleanupInterval = 10 * time.Minute
+	// DefaultStagingGrace is how old an orphaned staged file (one that has
+	// no job, because its upload failed half-way) must be before removal.
+	DefaultStagingGrace = time.Hour
+)
+
+// DefaultAllowedTypes are decoded by default. AVIF and HEIC are opt-in;
+// SVG and anything else are never decoded.
+var DefaultAllowedTypes = []string{"image/jpeg", "image/png", "image/webp", "image/gif"}
+
+// DefaultVariants returns the contract's variant table.
+func DefaultVariants() map[string]VariantSpec {
+	return map[string]VariantSpec{
+		"xs":  {Width: 64, Height: 64, Fit: FitCover},
+		"sm":  {Width: 150, Height: 150, Fit: FitCover},
+		"md":  {Width: 400, Fit: FitInside},
+		"lg":  {Width: 800, Fit: FitInside},
+		"xl":  {Width: 1200, Fit: FitInside},
+		"2xl": {Width: 1920, Fit: FitInside},
+	}
+}
+
+// DefaultSourceTypes returns the contract's source types.
+func DefaultSourceTypes() map[string]SourceType {
+	webp := []string{"webp"}
+	return map[string]SourceType{
+		"avatar":       {Variants: []string{"xs", "sm"}, Quality: 80, StoreOriginal: false, Formats: webp},
+		"member_photo": {Variants: []string{"xs", "sm", "md"}, Quality: 82, StoreOriginal: true, Formats: webp},
+		"gallery":      {Variants: []string{"md", "lg", "xl"}, Quality: 82, StoreOriginal: true, Formats: webp},
+		"hero":         {Variants: []string{"lg", "xl", "2xl"}, Quality: 85, StoreOriginal: true, Formats: webp},
+		"content":      {Variants: []string{"sm", "md", "lg"}, Quality: 82, StoreOriginal: true, Formats: webp},
+	}
+}
+
+// Config configures a Pipeline. The zero value is valid: every field left
+// empty takes the default written next to it.
+type Config struct {
+	// Prefix is where Handler expects its routes. Default "/image-pipeline".
+	Prefix string
+	// DataDir holds the SQLite database and the local storage when neither
+	// DatabaseURL nor Storage is set. Default "./data".
+	DataDir string
+	// DatabaseURL selects the database: empty or "sqlite:PATH" for SQLite,
+	// "postgres://..." for PostgreSQL. Default: SQLite at DataDir/ximagepipeline.db.
+	DatabaseURL string
+	// Storage keeps the bytes. Default: a local directory DataDir/files,
+	// served by Handler under {Prefix}/files/.
+	Storage storage.Storage
+	// PublicURL is the base of the URLs of stored files when Storage is the
+	// default local directory. Default "{Prefix}/files" (relative to the server).
+	PublicURL string
+
+	// Variants and SourceTypes replace the defaults when set.
+	Variants    map[string]VariantSpec
+	SourceTypes map[string]SourceType
+
+	MaxFileSize  int64    // bytes; default 50 MiB
+	MaxPixels    int64    // width x height x frames; default 100 megapixels
+	AllowedTypes []string // sniffed MIME types; default JPEG, PNG, WebP, GIF
+
+	StagingPath   string // default "staging"
+	MediaPath     string // default "media"
+	OriginalsPath string // default "originals"
+
+	// DisableWorkers runs the API only: jobs wait for a worker elsewhere.
+	DisableWorkers bool
+	// Concurrency is the number of jobs processed at once. Default: the CPU count.
+	Concurrency int
+	// MaxAttempts bounds the tries of a job whose failures can pass. Default 3.
+	MaxAttempts     int
+	RetryBackoff    time.Duration // default 2s, doubling per attempt
+	JobTimeout      time.Duration // default 1m
+	RescueAfter     time.Duration // default 2m; must exceed JobTimeout
+	CleanupInterval time.Duration // default 10m
+	StagingGrace    time.Duration // default 1h
+
+	// Logger receives structured logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// withDefaults returns a copy of c with every empty field set.
+func (c Config) withDefaults() Config {
+	set := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	set(&c.Prefix, DefaultPrefix)
+	c.Prefix = "/" + strings.Trim(c.Prefix, "/")
+	set(&c.DataDir, DefaultDataDir)
+	set(&c.PublicURL, c.Prefix+"/files")
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	set(&c.StagingPath, DefaultStagingPath)
+	set(&c.MediaPath, DefaultMediaPath)
+	set(&c.OriginalsPath, DefaultOriginalsPath)
+	// Copy the maps: defaults are filled in without touching the caller's.
+	c.Variants = maps.Clone(c.Variants)
+	if c.Variants == nil {
+		c.Variants = DefaultVariants()
+	}
+	c.SourceTypes = maps.Clone(c.SourceTypes)
+	if c.SourceTypes == nil {
+		c.SourceTypes = DefaultSourceTypes()
+	}
+	for name, st := range c.SourceTypes {
+		if len(st.Formats) == 0 {
+			st.Formats = []string{"webp"}
+		}
+		if st.Quality == 0 {
+			st.Quality = 82
+		}
+		c.SourceTypes[name] = st
+	}
+	for name, v := range c.Variants {
+		if v.Fit == "" {
+			v.Fit = FitInside
+		}
+		c.Variants[name] = v
+	}
+	if c.MaxFileSize == 0 {
+		c.MaxFileSize = DefaultMaxFileSize
+	}
+	if c.MaxPixels == 0 {
+		c.MaxPixels = DefaultMaxPixels
+	}
+	if len(c.AllowedTypes) == 0 {
+		c.AllowedTypes = DefaultAllowedTypes
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = runtime.NumCPU()
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	dur := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	dur(&c.RetryBackoff, DefaultRetryBackoff)
+	dur(&c.JobTimeout, DefaultJobTimeout)
+	dur(&c.RescueAfter, max(DefaultRescueAfter, c.JobTimeout+time.Minute))
+	dur(&c.CleanupInterval, DefaultCleanupInterval)
+	dur(&c.StagingGrace, DefaultStagingGrace)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// validate reports the first thing wrong with a defaulted config, saying how to fix it.
+func (c Config) validate() error {
+	if len(c.SourceTypes) == 0 {
+		return fmt.Errorf("config: no source types: define at least one")
+	}
+	names := make([]string, 0, len(c.SourceTypes))
+	for name := range c.SourceTypes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		st := c.SourceTypes[name]
+		if !validID(name) {
+			return fmt.Errorf("config: source type %q: names are 1-128 characters of A-Z a-z 0-9 . _ -", name)
+		}
+		if len(st.Variants) == 0 {
+			return fmt.Errorf("config: source type %q has no variants", name)
+		}
+		for _, v := range st.Variants {
+			if _, ok := c.Variants[v]; !ok {
+				return fmt.Errorf("config: source type %q uses variant %q, which is not defined", name, v)
+			}
+		}
+		if st.Quality < 1 || st.Quality > 100 {
+			return fmt.Errorf("config: source type %q: quality %d is not in 1..100", name, st.Quality)
+		}
+		if st.Formats[0] != "webp" {
+			return fmt.Errorf("config: source type %q: formats must start with \"webp\" (got %v)", name, st.Formats)
+		}
+		for _, f := range st.Formats {
+			if f != "webp" && f != "avif" {
+				return fmt.Errorf("config: source type %q: format %q is not supported (webp, avif)", name, f)
+			}
+		}
+	}
+	for name, v := range c.Variants {
+		if !validID(name) {
+			return fmt.Errorf("config: variant %q: names are 1-128 characters of A-Z a-z 0-9 . _ -", name)
+		}
+		if v.Width <= 0 || v.Height < 0 {
+			return fmt.Errorf("config: variant %q: width must be > 0 and height >= 0", name)
+		}
+		if v.Fit != FitCover && v.Fit != FitInside {
+			return fmt.Errorf("config: variant %q: fit %q is not cover or inside", name, v.Fit)
+		}
+		if v.Fit == FitCover && v.Height == 0 {
+			return fmt.Errorf("config: variant %q: fit cover needs a height", name)
+		}
+	}
+	known := []string{"image/jpeg", "image/png", "image/webp", "image/gif", "image/avif", "image/heic"}
+	for _, t := range c.AllowedTypes {
+		if !slices.Contains(known, t) {
+			return fmt.Errorf("config: allowed type %q cannot be decoded (choose from %v)", t, known)
+		}
+	}
+	if c.MaxFileSize < 0 || c.MaxPixels < 0 || c.MaxAttempts < 1 || c.Concurrency < 0 {
+		return fmt.Errorf("config: maxFileSize, maxPixels and concurrency must be positive, maxAttempts at least 1")
+	}
+	if c.RescueAfter <= c.JobTimeout {
+		return fmt.Errorf("config: rescueAfter (%s) must exceed jobTimeout (%s)", c.RescueAfter, c.JobTimeout)
+	}
+	for _, p := range []string{c.StagingPath, c.MediaPath, c.OriginalsPath} {
+		if !validID(p) {
+			return fmt.Errorf("config: storage path %q must be one plain segment", p)
+		}
+	}
+	return nil
+}
+
+// validID reports whether s is 1-128 characters of [A-Za-z0-9._-] and not
+// "." or "..": such a string is safe inside a storage key.
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 128 || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,321 @@
+package imaging
+
+// This file is the only one that talks to libvips. It uses cgo directly
+// rather than govips v2.16 because govips cannot pass fail_on=truncated to
+// the loader, cannot materialise an image in memory (vips_image_copy_memory,
+// needed to decode once and derive every variant from one buffer), cannot
+// block loaders, and its images cannot be shared with a second binding.
+
+/*
+#cgo pkg-config: vips
+#include <stdlib.h>
+#include <vips/vips.h>
+
+static void quiet_log(const gchar *domain, GLogLevelFlags level,
+	const gchar *message, gpointer data) {
+}
+
+static int start_vips(int concurrency, int allow_heif) {
+	if (VIPS_INIT("ximagepipeline"))
+		return -1;
+	g_log_set_handler("VIPS", G_LOG_LEVEL_MASK, quiet_log, NULL);
+	vips_concurrency_set(concurrency);
+	vips_cache_set_max(0);
+	vips_cache_set_max_mem(0);
+	vips_cache_set_max_files(0);
+
+	vips_block_untrusted_set(TRUE);
+	vips_operation_block_set("VipsForeignLoad", TRUE);
+	vips_operation_block_set("VipsForeignLoadJpeg", FALSE);
+	vips_operation_block_set("VipsForeignLoadPng", FALSE);
+	vips_operation_block_set("VipsForeignLoadWebp", FALSE);
+	vips_operation_block_set("VipsForeignLoadNsgif", FALSE);
+	if (allow_heif)
+		vips_operation_block_set("VipsForeignLoadHeif", FALSE);
+	return 0;
+}
+
+typedef struct {
+	int width, height, bands, pages, orientation, has_icc, has_alpha;
+	int band_format;
+	const char *interpretation;
+} header_info;
+
+static int read_header(const void *buf, size_t len, header_info *h) {
+	VipsImage *im = vips_image_new_from_buffer(buf, len, "", NULL);
+	if (!im)
+		return -1;
+	h->width = vips_image_get_width(im);
+	h->height = vips_image_get_height(im);
+	h->bands = vips_image_get_bands(im);
+	h->band_format = vips_image_get_format(im);
+	h->pages = vips_image_get_n_pages(im);
+	h->orientation = 1;
+	if (vips_image_get_typeof(im, VIPS_META_ORIENTATION))
+		vips_image_get_int(im, VIPS_META_ORIENTATION, &h->orientation);
+	h->has_icc = vips_image_get_typeof(im, VIPS_META_ICC_NAME) != 0;
+	h->has_alpha = vips_image_hasalpha(im);
+	h->interpretation = vips_enum_nick(VIPS_TYPE_INTERPRETATION,
+		vips_image_get_interpretation(im));
+	g_object_unref(im);
+	return 0;
+}
+
+static int thumbnail(const void *buf, size_t len, int width, int height,
+	int to_srgb, VipsImage **out) {
+	if (to_srgb)
+		return vips_thumbnail_buffer((void *) buf, len, out, width,
+			"height", height, "size", VIPS_SIZE_DOWN,
+			"fail_on", VIPS_FAIL_ON_TRUNCATED, "option_string", "fail_on=truncated",
+			"export_profile", "srgb", NULL);
+	return vips_thumbnail_buffer((void *) buf, len, out, width,
+		"height", height, "size", VIPS_SIZE_DOWN,
+		"fail_on", VIPS_FAIL_ON_TRUNCATED, "option_string", "fail_on=truncated", NULL);
+}
+
+// to_srgb8 converts any interpretation and depth (grey16, rgb16, b-w, ...)
+// to 8-bit sRGB, keeping alpha.
+static int to_srgb8(VipsImage *in, VipsImage **out) {
+	VipsImage *t = NULL;
+	if (vips_image_get_interpretation(in) != VIPS_INTERPRETATION_sRGB) {
+		if (vips_colourspace(in, &t, VIPS_INTERPRETATION_sRGB, NULL))
+			return -1;
+	} else {
+		t = in;
+		g_object_ref(t);
+	}
+	if (vips_image_get_format(t) == VIPS_FORMAT_UCHAR) {
+		*out = t;
+		return 0;
+	}
+	int r = vips_cast_uchar(t, out, NULL);
+	g_object_unref(t);
+	return r;
+}
+
+static void *collect_field(VipsImage *im, const char *name, GValue *value, void *a) {
+	GSList **names = (GSList **) a;
+	*names = g_slist_prepend(*names, g_strdup(name));
+	return NULL;
+}
+
+// strip_copy returns a copy of in without any metadata: EXIF, XMP, IPTC,
+// ICC, orientation, comments, GIF and PNG text fields.
+static int strip_copy(VipsImage *in, VipsImage **out) {
+	if (vips_copy(in, out, NULL))
+		return -1;
+	GSList *names = NULL;
+	vips_image_map(*out, collect_field, &names);
+	for (GSList *p = names; p; p = p->next)
+		vips_image_remove(*out, (const char *) p->data);
+	g_slist_free_full(names, g_free);
+	return 0;
+}
+
+static VipsImage *copy_memory(VipsImage *in) {
+	return vips_image_copy_memory(in);
+}
+
+// resize scales in, premultiplying alpha so transparent pixels do not
+// darken their neighbours.
+static int resize(VipsImage *in, VipsImage **out, double hscale, double vscale) {
+	if (!vips_image_hasalpha(in))
+		return vips_resize(in, out, hscale, "vscale", vscale, NULL);
+	VipsImage *t[3] = {NULL, NULL, NULL};
+	int r = vips_premultiply(in, &t[0], NULL) ||
+		vips_resize(t[0], &t[1], hscale, "vscale", vscale, NULL) ||
+		vips_unpremultiply(t[1], &t[2], NULL) ||
+		vips_cast_uchar(t[2], out, NULL);
+	for (int i = 0; i < 3; i++)
+		if (t[i])
+			g_object_unref(t[i]);
+	return r;
+}
+
+static int extract_area(VipsImage *in, VipsImage **out, int left, int top, int width, int height) {
+	return vips_extract_area(in, out, left, top, width, height, NULL);
+}
+
+static int save_webp(VipsImage *in, int q, void **buf, size_t *len) {
+	return vips_webpsave_buffer(in, buf, len, "Q", q, "strip", TRUE, NULL);
+}
+
+static int save_heif(VipsImage *in, int q, int av1, void **buf, size_t *len) {
+	return vips_heifsave_buffer(in, buf, len, "Q", q, "strip", TRUE,
+		"compression", av1 ? VIPS_FOREIGN_HEIF_COMPRESSION_AV1 : VIPS_FOREIGN_HEIF_COMPRESSION_HEVC,
+		NULL);
+}
+
+static int save_jpeg(VipsImage *in, int q, void **buf, size_t *len) {
+	return vips_jpegsave_buffer(in, buf, len, "Q", q, "strip", TRUE,
+		"optimize_coding", TRUE, NULL);
+}
+
+static int save_png(VipsImage *in, void **buf, size_t *len) {
+	return vips_pngsave_buffer(in, buf, len, "strip", TRUE, NULL);
+}
+
+static int save_gif(VipsImage *in, void **buf, size_t *len) {
+	return vips_gifsave_buffer(in, buf, len, "strip", TRUE, NULL);
+}
+*/
+import "C"
+
+import (
+	"errors"
+	"strings"
+	"unsafe"
+)
+
+// startVips initialises libvips; see Start for why each setting.
+func startVips(cfg Config) error {
+	heif := 0
+	if cfg.AllowHEIF {
+		heif = 1
+	}
+	if C.start_vips(C.int(cfg.Concurrency), C.int(heif)) != 0 {
+		return vipsError("start libvips")
+	}
+	return nil
+}
+
+// vipsError turns the libvips error buffer into a Go error. The buffer is
+// process-wide, so under concurrency a message may belong to another call;
+// callers classify errors by the step that failed, never by the text.
+func vipsError(step string) error {
+	msg := C.vips_error_buffer_copy()
+	defer C.g_free(C.gpointer(msg))
+	text := strings.TrimSpace(C.GoString(msg))
+	if text == "" {
+		text = "unknown libvips error"
+	}
+	return errors.New(step + ": " + strings.ReplaceAll(text, "\n", "; "))
+}
+
+// cBuffer is a copy of the upload in C memory: libvips keeps pointing into
+// the buffer while a lazy pipeline runs, which Go memory must not allow.
+type cBuffer struct {
+	p unsafe.Pointer
+	n C.size_t
+}
+
+func newCBuffer(b []byte) cBuffer { return cBuffer{C.CBytes(b), C.size_t(len(b))} }
+func (b cBuffer) free()           { C.free(b.p) }
+
+type vipsHeader struct {
+	Width, Height, Bands, Pages, Orientation int
+	HasICC, HasAlpha, EightBit               bool
+	Interpretation                           string
+}
+
+func readVipsHeader(buf cBuffer) (vipsHeader, error) {
+	var h C.header_info
+	if C.read_header(buf.p, buf.n, &h) != 0 {
+		return vipsHeader{}, vipsError("read header")
+	}
+	return vipsHeader{
+		Width:          int(h.width),
+		Height:         int(h.height),
+		Bands:          int(h.bands),
+		Pages:          max(1, int(h.pages)),
+		Orientation:    int(h.orientation),
+		HasICC:         h.has_icc != 0,
+		HasAlpha:       h.has_alpha != 0,
+		EightBit:       h.band_format == C.VIPS_FORMAT_UCHAR,
+		Interpretation: C.GoString(h.interpretation),
+	}, nil
+}
+
+// vimage owns one reference to a VipsImage.
+type vimage struct{ p *C.VipsImage }
+
+func (im vimage) Close()      { C.g_object_unref(C.gpointer(im.p)) }
+func (im vimage) Width() int  { return int(C.vips_image_get_width(im.p)) }
+func (im vimage) Height() int { return int(C.vips_image_get_height(im.p)) }
+func (im vimage) Bands() int  { return int(C.vips_image_get_bands(im.p)) }
+
+// decode loads buf shrunk on load to the given width (height unbounded),
+// upright, in 8-bit sRGB, without metadata, and fully decoded in memory so
+// that all later steps read pixels and never the source again.
+func decode(buf cBuffer, width int, toSRGB bool) (vimage, error) {
+	srgb := 0
+	if toSRGB {
+		srgb = 1
+	}
+	var thumb, srgb8, bare *C.VipsImage
+	if C.thumbnail(buf.p, buf.n, C.int(width), C.VIPS_MAX_COORD, C.int(srgb), &thumb) != 0 {
+		return vimage{}, vipsError("decode")
+	}
+	defer C.g_object_unref(C.gpointer(thumb))
+	if C.to_srgb8(thumb, &srgb8) != 0 {
+		return vimage{}, vipsError("convert to sRGB")
+	}
+	defer C.g_object_unref(C.gpointer(srgb8))
+	if C.strip_copy(srgb8, &bare) != 0 {
+		return vimage{}, vipsError("remove metadata")
+	}
+	defer C.g_object_unref(C.gpointer(bare))
+	mem := C.copy_memory(bare) // pixels are decoded here: truncation fails now
+	if mem == nil {
+		return vimage{}, vipsError("decode")
+	}
+	return vimage{mem}, nil
+}
+
+func (im vimage) Resize(width, height int) (vimage, error) {
+	var out *C.VipsImage
+	h := float64(width) / float64(im.Width())
+	v := float64(height) / float64(im.Height())
+	if C.resize(im.p, &out, C.double(h), C.double(v)) != 0 {
+		return vimage{}, vipsError("resize")
+	}
+	return vimage{out}, nil
+}
+
+func (im vimage) Crop(left, top, width, height int) (vimage, error) {
+	var out *C.VipsImage
+	if C.extract_area(im.p, &out, C.int(left), C.int(top), C.int(width), C.int(height)) != 0 {
+		return vimage{}, vipsError("crop")
+	}
+	return vimage{out}, nil
+}
+
+// Pixels returns the raw interleaved 8-bit samples, Bands() per pixel.
+func (im vimage) Pixels() ([]byte, error) {
+	var n C.size_t
+	p := C.vips_image_write_to_memory(im.p, &n)
+	if p == nil {
+		return nil, vipsError("read pixels")
+	}
+	defer C.g_free(C.gpointer(p))
+	return C.GoBytes(p, C.int(n)), nil
+}
+
+// Encode saves the image as format ("webp", "avif", "heic", "jpeg", "png",
+// "gif") at quality q (ignored by png and gif).
+func (im vimage) Encode(format string, q int) ([]byte, error) {
+	var buf unsafe.Pointer
+	var n C.size_t
+	var r C.int
+	switch format {
+	case "webp":
+		r = C.save_webp(im.p, C.int(q), &buf, &n)
+	case "avif":
+		r = C.save_heif(im.p, C.int(q), 1, &buf, &n)
+	case "heic":
+		r = C.save_heif(im.p, C.int(q), 0, &buf, &n)
+	case "jpeg":
+		r = C.save_jpeg(im.p, C.int(q), &buf, &n)
+	case "png":
+		r = C.save_png(im.p, &buf, &n)
+	case "gif":
+		r = C.save_gif(im.p, &buf, &n)
+	default:
+		return nil, errors.New("encode: unknown format " + format)
+	}
+	if r != 0 {
+		return nil, vipsError("encode " + format)
+	}
+	defer C.g_free(C.gpointer(buf))
+	return C.GoBytes(buf, C.int(n)), nil
+}

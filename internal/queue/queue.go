@@ -1,0 +1,258 @@
+// Package queue is the job lifecycle on top of River: enqueueing an upload's
+// job inside its transaction, running workers with retries and backoff,
+// rescuing jobs whose worker died, and a periodic cleanup. Nothing outside
+// this package knows River is underneath.
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Handler does the work the queue schedules.
+type Handler interface {
+	// Process works on one job. attempt counts from 1; when attempt equals
+	// maxAttempts a returned error fails the job for good. Wrap an error with
+	// Permanent to fail at once, without retries.
+	Process(ctx context.Context, jobID string, attempt, maxAttempts int) error
+	// Cleanup removes what finished or abandoned jobs left behind.
+	Cleanup(ctx context.Context) error
+}
+
+// Config sets up the queue.
+type Config struct {
+	DB   *sql.DB       // the database of the job records
+	Pool *pgxpool.Pool // PostgreSQL only: workers LISTEN for new jobs on it
+
+	Work            bool // run workers in this process
+	Concurrency     int
+	MaxAttempts     int
+	RetryBackoff    time.Duration
+	JobTimeout      time.Duration
+	RescueAfter     time.Duration
+	CleanupInterval time.Duration
+	Logger          *slog.Logger
+}
+
+// State is a job's state as the queue sees it.
+type State string
+
+const (
+	Waiting  State = "waiting"  // queued, or waiting for a retry
+	Running  State = "running"  // a worker has it
+	Finished State = "finished" // completed successfully
+	Failed   State = "failed"   // discarded or cancelled: no more attempts
+	Missing  State = "missing"  // unknown to the queue (deleted after retention)
+)
+
+// Status is what the queue knows of one job.
+type Status struct {
+	State     State
+	Attempt   int
+	LastError string
+}
+
+// ProcessArgs are the arguments of an image job.
+type ProcessArgs struct {
+	JobID string `json:"jobId"`
+}
+
+func (ProcessArgs) Kind() string { return "ximagepipeline.process" }
+
+type cleanupArgs struct{}
+
+func (cleanupArgs) Kind() string { return "ximagepipeline.cleanup" }
+
+// permanentError marks a failure retrying cannot fix.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent wraps err so that the job fails at once.
+func Permanent(err error) error { return permanentError{err} }
+
+// client is what the queue needs of a River client, whatever its driver.
+type client interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+}
+
+// Queue enqueues jobs and, when configured to, works them.
+type Queue struct {
+	inserter *river.Client[*sql.Tx] // inserts inside the store's transactions
+	runner   client                 // works jobs; nil when Work is false
+	reader   client                 // looks jobs up
+	maxTries int
+}
+
+// Migrate applies River's own migrations.
+func Migrate(ctx context.Context, db *sql.DB, pool *pgxpool.Pool) error {
+	var err error
+	if pool != nil {
+		err = migrate(ctx, riverpgxv5.New(pool))
+	} else {
+		err = migrate(ctx, riversqlite.New(db))
+	}
+	if err != nil {
+		return fmt.Errorf("queue: migrate: %w", err)
+	}
+	return nil
+}
+
+func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error {
+	m, err := rivermigrate.New(driver, nil)
+	if err != nil {
+		return err
+	}
+	_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	return err
+}
+
+// New builds the queue. With Work set, Start runs cfg.Concurrency workers
+// calling h.
+func New(cfg Config, h Handler) (*Queue, error) {
+	q := &Queue{maxTries: cfg.MaxAttempts}
+	rc := &river.Config{
+		Logger:               cfg.Logger,
+		MaxAttempts:          cfg.MaxAttempts,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		RetryPolicy:          backoff{base: cfg.RetryBackoff},
+		// Finished jobs keep their outcome in our own table, so River's
+		// rows can go after the default retention.
+	}
+	if cfg.Work {
+		workers := river.NewWorkers()
+		river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[ProcessArgs]) error {
+			err := h.Process(ctx, job.Args.JobID, job.Attempt, job.MaxAttempts)
+			var perm permanentError
+			if errors.As(err, &perm) {
+				return river.JobCancel(perm.err)
+			}
+			return err
+		}))
+		river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, _ *river.Job[cleanupArgs]) error {
+			return h.Cleanup(ctx)
+		}))
+		rc.Workers = workers
+		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Concurrency}}
+		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(
+			river.PeriodicInterval(cfg.CleanupInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return cleanupArgs{}, &river.InsertOpts{MaxAttempts: 1} },
+			&river.PeriodicJobOpts{RunOnStart: true},
+		)}
+	}
+
+	insertConfig := *rc
+	insertConfig.Workers, insertConfig.Queues, insertConfig.PeriodicJobs = nil, nil, nil
+	var err error
+	if cfg.Pool != nil {
+		// PostgreSQL: the store's transactions are database/sql ones, so
+		// inserts go through the database/sql driver; workers use pgx for
+		// LISTEN/NOTIFY wake-ups.
+		q.inserter, err = river.NewClient(riverdatabasesql.New(cfg.DB), &insertConfig)
+		if err == nil && cfg.Work {
+			q.runner, err = river.NewClient(riverpgxv5.New(cfg.Pool), rc)
+		}
+	} else {
+		if cfg.Work {
+			var c *river.Client[*sql.Tx]
+			c, err = river.NewClient(riversqlite.New(cfg.DB), rc)
+			q.inserter, q.runner = c, c
+		} else {
+			q.inserter, err = river.NewClient(riversqlite.New(cfg.DB), &insertConfig)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	q.reader = q.inserter
+	return q, nil
+}
+
+// EnqueueTx queues the processing of jobID inside tx: the job exists only
+// if tx commits. It returns the queue's id for the job.
+func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, jobID string) (int64, error) {
+	res, err := q.inserter.InsertTx(ctx, tx, ProcessArgs{JobID: jobID}, &river.InsertOpts{MaxAttempts: q.maxTries})
+	if err != nil {
+		return 0, fmt.Errorf("queue: insert: %w", err)
+	}
+	return res.Job.ID, nil
+}
+
+// Status returns what the queue knows of a job.
+func (q *Queue) Status(ctx context.Context, queueJobID int64) (Status, error) {
+	row, err := q.reader.JobGet(ctx, queueJobID)
+	if errors.Is(err, rivertype.ErrNotFound) {
+		return Status{State: Missing}, nil
+	}
+	if err != nil {
+		return Status{}, fmt.Errorf("queue: %w", err)
+	}
+	s := Status{Attempt: row.Attempt}
+	if n := len(row.Errors); n > 0 {
+		s.LastError = row.Errors[n-1].Error
+	}
+	switch row.State {
+	case rivertype.JobStateRunning:
+		s.State = Running
+	case rivertype.JobStateCompleted:
+		s.State = Finished
+	case rivertype.JobStateDiscarded, rivertype.JobStateCancelled:
+		s.State = Failed
+	default: // available, scheduled, retryable, pending
+		s.State = Waiting
+	}
+	return s, nil
+}
+
+// Start starts the workers, if any.
+func (q *Queue) Start(ctx context.Context) error {
+	if q.runner == nil {
+		return nil
+	}
+	return q.runner.Start(ctx)
+}
+
+// Stop lets running jobs finish until ctx ends, then cancels them; a
+// cancelled job goes back to the queue for another attempt.
+func (q *Queue) Stop(ctx context.Context) error {
+	if q.runner == nil {
+		return nil
+	}
+	err := q.runner.Stop(ctx)
+	if ctx.Err() != nil {
+		cancelCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = q.runner.StopAndCancel(cancelCtx)
+	}
+	return err
+}
+
+// backoff doubles the delay each attempt, with jitter so that a fleet of
+// failed jobs does not retry in lockstep, capped at ten minutes.
+type backoff struct{ base time.Duration }
+
+func (b backoff) NextRetry(job *rivertype.JobRow) time.Time {
+	d := b.base << min(max(job.Attempt-1, 0), 20)
+	d = min(d, 10*time.Minute)
+	d += time.Duration(rand.Int64N(int64(d)/4 + 1))
+	return time.Now().Add(d)
+}

@@ -1,0 +1,136 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Outcomes are the final states a job records. A job without an outcome is
+// still in the queue's hands: its state there is the source of truth.
+const (
+	Complete = "COMPLETE"
+	Rejected = "REJECTED"
+	Failed   = "FAILED"
+)
+
+// Job is one upload's record.
+type Job struct {
+	ID         string
+	QueueJobID int64 // the queue engine's id for the job
+	SourceType string
+	SourceID   string
+	StagedKey  string
+	Outcome    string // "" while queued or running
+	MediaID    string // set when COMPLETE, cleared when the media is deleted
+	Error      string // FAILED: what went wrong, safe to show
+	Attempts   int
+	Moderation []byte // REJECTED: the moderation details, JSON
+	CreatedAt  time.Time
+	FinishedAt time.Time
+}
+
+// InsertJob records a new job inside the upload's transaction.
+func (s *Store) InsertJob(ctx context.Context, tx *sql.Tx, j Job) error {
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO ximage_jobs
+		(id, queue_job_id, source_type, source_id, staged_key, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+		j.ID, j.QueueJobID, j.SourceType, j.SourceID, j.StagedKey, millis(j.CreatedAt))
+	return err
+}
+
+// SetQueueJobID links a job to its queue entry (inside the same transaction).
+func (s *Store) SetQueueJobID(ctx context.Context, tx *sql.Tx, id string, queueJobID int64) error {
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE ximage_jobs SET queue_job_id = ? WHERE id = ?`), queueJobID, id)
+	return err
+}
+
+const jobColumns = `id, queue_job_id, source_type, source_id, staged_key, outcome, media_id, error, attempts, moderation, created_at, finished_at`
+
+func scanJob(row interface{ Scan(...any) error }) (Job, error) {
+	var (
+		j                Job
+		outcome, mediaID sql.NullString
+		moderation       sql.NullString
+		created          int64
+		finished         sql.NullInt64
+	)
+	err := row.Scan(&j.ID, &j.QueueJobID, &j.SourceType, &j.SourceID, &j.StagedKey, &outcome, &mediaID,
+		&j.Error, &j.Attempts, &moderation, &created, &finished)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Job{}, ErrNotFound
+	}
+	if err != nil {
+		return Job{}, err
+	}
+	j.Outcome, j.MediaID = outcome.String, mediaID.String
+	if moderation.Valid {
+		j.Moderation = []byte(moderation.String)
+	}
+	j.CreatedAt = fromMillis(created)
+	if finished.Valid {
+		j.FinishedAt = fromMillis(finished.Int64)
+	}
+	return j, nil
+}
+
+// Job returns a job by id, or ErrNotFound.
+func (s *Store) Job(ctx context.Context, id string) (Job, error) {
+	return scanJob(s.db.QueryRowContext(ctx, s.q(`SELECT `+jobColumns+` FROM ximage_jobs WHERE id = ?`), id))
+}
+
+// FinishJob records a REJECTED or FAILED outcome, unless the job already
+// has one (a job finishes once, whoever gets there first).
+func (s *Store) FinishJob(ctx context.Context, j Job) error {
+	var moderation any
+	if j.Moderation != nil {
+		moderation = string(j.Moderation)
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE ximage_jobs SET outcome = ?, error = ?, attempts = ?, moderation = ?, finished_at = ?
+		WHERE id = ? AND outcome IS NULL`),
+		j.Outcome, j.Error, j.Attempts, moderation, millis(time.Now()), j.ID)
+	return err
+}
+
+// CompleteJob records the media and marks its job COMPLETE in one
+// transaction. It is idempotent: a job completed twice (a rescued worker
+// finishing late) keeps its first media row.
+func (s *Store) CompleteJob(ctx context.Context, jobID string, attempts int, m Media) error {
+	doc, err := json.Marshal(m.Facts)
+	if err != nil {
+		return err
+	}
+	return s.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE ximage_jobs SET outcome = ?, media_id = ?, attempts = ?, finished_at = ?
+			WHERE id = ? AND outcome IS NULL`), Complete, m.ID, attempts, millis(time.Now()), jobID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err // already finished: nothing more to record
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO ximage_media (id, job_id, source_type, source_id, doc, created_at)
+			VALUES (?, ?, ?, ?, ?, ?)`), m.ID, jobID, m.SourceType, m.SourceID, string(doc), millis(m.CreatedAt))
+		return err
+	})
+}
+
+// UnfinishedJobs lists jobs without an outcome created before the given time.
+func (s *Store) UnfinishedJobs(ctx context.Context, before time.Time, limit int) ([]Job, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+jobColumns+` FROM ximage_jobs
+		WHERE outcome IS NULL AND created_at < ? ORDER BY created_at LIMIT ?`), millis(before), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var jobs []Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, rows.Err()
+}

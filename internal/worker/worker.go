@@ -1,0 +1,259 @@
+// Package worker turns a queued upload into media: it reads the staged
+// file, has it processed by imaging, writes the outputs to storage and
+// records the result. It also sweeps staged files that are no longer needed.
+package worker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
+	"github.com/ximagepipeline/ximagepipeline/internal/queue"
+	"github.com/ximagepipeline/ximagepipeline/internal/store"
+	"github.com/ximagepipeline/ximagepipeline/storage"
+)
+
+// Recipe is what a source type asks of processing.
+type Recipe struct {
+	Variants      []imaging.Variant
+	Quality       int
+	Formats       []string
+	StoreOriginal bool
+}
+
+// Worker processes jobs. Its exported fields must be set before use.
+type Worker struct {
+	Store        *store.Store
+	Storage      storage.Storage
+	Layout       storage.Layout
+	Recipes      map[string]Recipe // by source type
+	MaxFileSize  int64
+	StagingGrace time.Duration
+	Logger       *slog.Logger
+	// Queue tells the sweep whether an unfinished job is still alive.
+	Queue interface {
+		Status(ctx context.Context, queueJobID int64) (queue.Status, error)
+	}
+}
+
+// MediaID is the id of the media a job makes. Deriving it from the job makes
+// a retried or rescued job write to the same keys, so it never leaves a
+// second copy behind.
+func MediaID(jobID string) string { return "med_" + strings.TrimPrefix(jobID, "job_") }
+
+// Process works on one job; see queue.Handler.
+func (w *Worker) Process(ctx context.Context, jobID string, attempt, maxAttempts int) error {
+	job, err := w.Store.Job(ctx, jobID)
+	if errors.Is(err, store.ErrNotFound) {
+		return queue.Permanent(fmt.Errorf("job %s has no record", jobID))
+	}
+	if err != nil {
+		return err
+	}
+	if job.Outcome != "" {
+		return nil // finished by an earlier attempt whose completion was not acknowledged
+	}
+	log := w.Logger.With("job_id", jobID, "attempt", attempt)
+	start := time.Now()
+	err = w.process(ctx, job, attempt)
+	var perm permanent
+	final := errors.As(err, &perm) || attempt >= maxAttempts
+	switch {
+	case err == nil:
+		log.Info("job complete", "source_type", job.SourceType, "ms", time.Since(start).Milliseconds())
+		w.removeStaged(ctx, job)
+		return nil
+	case !final:
+		log.Warn("job attempt failed, will retry", "err", err)
+		return err
+	}
+	log.Error("job failed", "err", err)
+	job.Outcome, job.Error, job.Attempts = store.Failed, failureMessage(err), attempt
+	// The outcome is recorded with a fresh context: the job's own may be
+	// the reason it failed (a timeout).
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if ferr := w.Store.FinishJob(bg, job); ferr != nil {
+		return ferr // the queue retries or rescues; the outcome is written then
+	}
+	w.removeOutputs(bg, job)
+	w.removeStaged(bg, job)
+	return queue.Permanent(err)
+}
+
+// permanent is a failure no retry can fix.
+type permanent struct{ msg string }
+
+func (p permanent) Error() string { return p.msg }
+
+func failureMessage(err error) string {
+	var perm permanent
+	if errors.As(err, &perm) {
+		return perm.msg
+	}
+	return "Processing failed: " + err.Error()
+}
+
+func (w *Worker) process(ctx context.Context, job store.Job, attempt int) error {
+	recipe, ok := w.Recipes[job.SourceType]
+	if !ok {
+		return permanent{"Source type " + job.SourceType + " is no longer configured"}
+	}
+	src, err := w.readStaged(ctx, job)
+	if err != nil {
+		return err
+	}
+	res, err := imaging.Process(ctx, src, imaging.Options{
+		Variants:     recipe.Variants,
+		Quality:      recipe.Quality,
+		Formats:      recipe.Formats,
+		KeepOriginal: recipe.StoreOriginal,
+	})
+	if errors.Is(err, imaging.ErrUndecodable) {
+		return permanent{"Image could not be decoded: " + err.Error()}
+	}
+	if err != nil {
+		return fmt.Errorf("imaging: %w", err)
+	}
+
+	mediaID := MediaID(job.ID)
+	facts := store.MediaFacts{
+		Width: res.Width, Height: res.Height, AspectRatio: res.AspectRatio, BlurHash: res.BlurHash,
+		Format:     res.Source.Format,
+		FocalPoint: store.Point{X: res.FocalPoint.X, Y: res.FocalPoint.Y},
+		Source: store.SourceFacts{
+			Format: res.Source.Format, Bytes: int64(len(src)), Width: res.Source.Width, Height: res.Source.Height,
+			Orientation: res.Source.Orientation, HasAlpha: res.Source.HasAlpha, Frames: res.Source.Frames,
+			ColorSpace: res.Source.ColorSpace,
+		},
+	}
+	for _, out := range res.Variants {
+		key := w.Layout.Variant(job.SourceType, job.SourceID, mediaID, out.Name, out.Format)
+		if err := w.put(ctx, key, out); err != nil {
+			return err
+		}
+		facts.Variants = append(facts.Variants, store.VariantFacts{
+			Name: out.Name, Format: out.Format, Key: key, Width: out.Width, Height: out.Height, Bytes: int64(len(out.Data)),
+		})
+	}
+	if res.Original != nil {
+		key := w.Layout.Original(job.SourceType, job.SourceID, mediaID, extension(res.Original.Format))
+		if err := w.put(ctx, key, *res.Original); err != nil {
+			return err
+		}
+		facts.OriginalKey = key
+	}
+	return w.Store.CompleteJob(ctx, job.ID, attempt, store.Media{
+		ID: mediaID, JobID: job.ID, SourceType: job.SourceType, SourceID: job.SourceID,
+		Facts: facts, CreatedAt: time.Now(),
+	})
+}
+
+func (w *Worker) readStaged(ctx context.Context, job store.Job) ([]byte, error) {
+	rc, err := w.Storage.Get(ctx, job.StagedKey)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, permanent{"The uploaded file is missing from staging"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read staged upload: %w", err)
+	}
+	defer rc.Close()
+	src, err := io.ReadAll(io.LimitReader(rc, w.MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read staged upload: %w", err)
+	}
+	return src, nil
+}
+
+func (w *Worker) put(ctx context.Context, key string, out imaging.Output) error {
+	if err := w.Storage.Put(ctx, key, bytes.NewReader(out.Data), int64(len(out.Data)), ContentType(out.Format)); err != nil {
+		return fmt.Errorf("store %s: %w", key, err)
+	}
+	return nil
+}
+
+// removeOutputs deletes what a failed job may have written.
+func (w *Worker) removeOutputs(ctx context.Context, job store.Job) {
+	mediaID := MediaID(job.ID)
+	for _, prefix := range []string{
+		path.Join(w.Layout.Media, job.SourceType, job.SourceID, mediaID) + "/",
+		path.Join(w.Layout.Originals, job.SourceType, job.SourceID, mediaID) + "/",
+	} {
+		err := w.Storage.List(ctx, prefix, func(o storage.Object) error { return w.Storage.Delete(ctx, o.Key) })
+		if err != nil {
+			w.Logger.Warn("could not remove outputs of failed job", "job_id", job.ID, "err", err)
+		}
+	}
+}
+
+func (w *Worker) removeStaged(ctx context.Context, job store.Job) {
+	if err := w.Storage.Delete(ctx, job.StagedKey); err != nil {
+		// The sweep will try again.
+		w.Logger.Warn("could not remove staged upload", "job_id", job.ID, "err", err)
+	}
+}
+
+// Cleanup removes staged uploads that are no longer needed: those of
+// finished jobs, those of jobs the queue gave up on (recording them FAILED),
+// and orphans whose upload never created a job. See queue.Handler.
+func (w *Worker) Cleanup(ctx context.Context) error {
+	var removed int
+	err := w.Storage.List(ctx, w.Layout.Staging+"/", func(o storage.Object) error {
+		job, err := w.Store.Job(ctx, path.Base(o.Key))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// An upload in flight stages before its job commits: wait.
+			if time.Since(o.Modified) < w.StagingGrace {
+				return nil
+			}
+		case err != nil:
+			return err
+		case job.Outcome == "":
+			st, err := w.Queue.Status(ctx, job.QueueJobID)
+			if err != nil {
+				return err
+			}
+			if st.State != queue.Failed && st.State != queue.Missing {
+				return nil // still queued or running
+			}
+			job.Outcome, job.Error, job.Attempts = store.Failed, "Processing failed: "+st.LastError, st.Attempt
+			if err := w.Store.FinishJob(ctx, job); err != nil {
+				return err
+			}
+		}
+		removed++
+		return w.Storage.Delete(ctx, o.Key)
+	})
+	if removed > 0 {
+		w.Logger.Info("cleanup removed staged uploads", "count", removed)
+	}
+	return err
+}
+
+// ContentType is the MIME type of an output format.
+func ContentType(format string) string {
+	switch format {
+	case "jpeg", "jpg":
+		return "image/jpeg"
+	case "heif", "heic":
+		return "image/heic"
+	}
+	return "image/" + format
+}
+
+func extension(format string) string {
+	switch format {
+	case "jpeg":
+		return "jpg"
+	case "heif":
+		return "heic"
+	}
+	return format
+}

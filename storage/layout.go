@@ -1,0 +1,24 @@
+package storage
+
+import "path"
+
+// Layout is the one place that knows where each object lives (contract
+// section 5). Its fields are the top-level folders.
+type Layout struct {
+	Staging   string // staged uploads: {Staging}/{jobId}
+	Media     string // variants: {Media}/{sourceType}/{sourceId}/{mediaId}/{variant}.{format}
+	Originals string // originals: {Originals}/{sourceType}/{sourceId}/{mediaId}/original.{ext}
+}
+
+// Staged is the key of an upload waiting for its job.
+func (l Layout) Staged(jobID string) string { return path.Join(l.Staging, jobID) }
+
+// Variant is the key of one variant of a media.
+func (l Layout) Variant(sourceType, sourceID, mediaID, name, format string) string {
+	return path.Join(l.Media, sourceType, sourceID, mediaID, name+"."+format)
+}
+
+// Original is the key of a media's metadata-free original.
+func (l Layout) Original(sourceType, sourceID, mediaID, ext string) string {
+	return path.Join(l.Originals, sourceType, sourceID, mediaID, "original."+ext)
+}

@@ -1,0 +1,186 @@
+package ximagepipeline
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
+	"github.com/ximagepipeline/ximagepipeline/internal/store"
+)
+
+// UploadRequest is one image to process.
+type UploadRequest struct {
+	SourceType string
+	SourceID   string
+	// File is read once, streamed to staging; it is never held in memory whole.
+	File io.Reader
+}
+
+// Upload validates and stages an image and queues its processing. It returns
+// the job id at once; refusals are *Error values with the contract's message
+// and code, checked in the contract's order.
+func (p *Pipeline) Upload(ctx context.Context, req UploadRequest) (string, error) {
+	if req.File == nil {
+		return "", ErrNoFile
+	}
+	if err := p.checkFields(req.SourceType, req.SourceID); err != nil {
+		return "", err
+	}
+	jobID := newID("job_")
+	if err := p.stage(ctx, jobID, req.File); err != nil {
+		return "", err
+	}
+	if err := p.enqueue(ctx, jobID, req.SourceType, req.SourceID); err != nil {
+		return "", err
+	}
+	return jobID, nil
+}
+
+// checkFields checks the form fields, in the contract's order.
+func (p *Pipeline) checkFields(sourceType, sourceID string) error {
+	if sourceType == "" || sourceID == "" {
+		return ErrMissingFields
+	}
+	if _, ok := p.cfg.SourceTypes[sourceType]; !ok {
+		return errUnknownSourceType(sourceType)
+	}
+	if !validID(sourceID) {
+		return ErrInvalidSourceID
+	}
+	return nil
+}
+
+// sniffLen is how much of the upload decides its type.
+const sniffLen = 512
+
+// stage streams the upload to {staging}/{jobID}, checking its type from its
+// first bytes, its size while streaming and its pixel count from its header,
+// before anything is decoded. On a refusal nothing stays staged.
+func (p *Pipeline) stage(ctx context.Context, jobID string, r io.Reader) error {
+	first := make([]byte, sniffLen)
+	n, err := io.ReadFull(r, first)
+	first = first[:n]
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return readError(err, p.cfg.MaxFileSize)
+	}
+	if n == 0 {
+		return ErrNoFile // an empty file is no file
+	}
+	mime := imaging.Sniff(first)
+	if !slices.Contains(p.cfg.AllowedTypes, mime) {
+		return errFileType(mime)
+	}
+
+	// The header is read from the stream itself, keeping what it consumed
+	// so that staging still gets every byte.
+	var consumed bytes.Buffer
+	hdr, herr := imaging.ReadHeader(io.MultiReader(bytes.NewReader(first), io.TeeReader(r, &consumed)))
+	body := io.MultiReader(bytes.NewReader(first), &consumed, r)
+	if herr == nil && pixels(hdr) > p.cfg.MaxPixels {
+		// Size is checked before pixels: count the rest without keeping it.
+		total, err := io.Copy(io.Discard, io.LimitReader(body, p.cfg.MaxFileSize+1))
+		if err != nil {
+			return readError(err, p.cfg.MaxFileSize)
+		}
+		if total > p.cfg.MaxFileSize {
+			return errFileTooLarge(p.cfg.MaxFileSize)
+		}
+		return errImageTooLarge(p.cfg.MaxPixels)
+	}
+	// A header that cannot be read is left to the worker, whose decoder
+	// fails such a file clearly.
+
+	lr := &limitReader{r: body, left: p.cfg.MaxFileSize}
+	key := p.layout.Staged(jobID)
+	if err := p.storage.Put(ctx, key, lr, -1, mime); err != nil {
+		switch {
+		case lr.tooLarge:
+			return errFileTooLarge(p.cfg.MaxFileSize)
+		case lr.err != nil:
+			return readError(lr.err, p.cfg.MaxFileSize)
+		}
+		return refuse(ErrStorage, "", err)
+	}
+	return nil
+}
+
+func pixels(h imaging.Header) int64 {
+	return int64(h.Width) * int64(h.Height) * int64(max(h.Frames, 1))
+}
+
+// enqueue records the job and queues it in one transaction; on failure the
+// staged file is removed.
+func (p *Pipeline) enqueue(ctx context.Context, jobID, sourceType, sourceID string) error {
+	key := p.layout.Staged(jobID)
+	err := p.store.InTx(ctx, func(tx *sql.Tx) error {
+		if err := p.store.InsertJob(ctx, tx, store.Job{
+			ID: jobID, SourceType: sourceType, SourceID: sourceID, StagedKey: key, CreatedAt: time.Now(),
+		}); err != nil {
+			return err
+		}
+		qid, err := p.queue.EnqueueTx(ctx, tx, jobID)
+		if err != nil {
+			return err
+		}
+		return p.store.SetQueueJobID(ctx, tx, jobID, qid)
+	})
+	if err != nil {
+		p.discard(key)
+		return refuse(ErrQueue, "", err)
+	}
+	return nil
+}
+
+// discard removes a staged upload that will not be processed. It must
+// work even when the request's context is gone.
+func (p *Pipeline) discard(key string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.storage.Delete(ctx, key); err != nil {
+		p.cfg.Logger.Warn("could not remove staged upload; cleanup will", "key", key, "err", err)
+	}
+}
+
+// limitReader passes at most left bytes and remembers why it stopped.
+type limitReader struct {
+	r        io.Reader
+	left     int64
+	tooLarge bool
+	err      error // the source's read error, if any
+}
+
+var errTooLarge = errors.New("upload exceeds the maximum file size")
+
+func (l *limitReader) Read(b []byte) (int, error) {
+	if l.left < 0 {
+		return 0, errTooLarge
+	}
+	if int64(len(b)) > l.left+1 {
+		b = b[:l.left+1]
+	}
+	n, err := l.r.Read(b)
+	l.left -= int64(n)
+	if l.left < 0 {
+		l.tooLarge = true
+		return n, errTooLarge
+	}
+	if err != nil && err != io.EOF {
+		l.err = err
+	}
+	return n, err
+}
+
+// readError maps a failure to read the client's body.
+func readError(err error, maxFileSize int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errFileTooLarge(maxFileSize)
+	}
+	return refuse(ErrBadUpload, "", err)
+}
