@@ -119,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	imaging.Start(imaging.Config{Concurrency: 1, AllowHEIF: slices.Contains(cfg.AllowedTypes, "image/avif") || slices.Contains(cfg.AllowedTypes, "image/heic")})
+	imaging.Start(imagingConfig(cfg))
 
 	p := &Pipeline{cfg: cfg, storage: cfg.Storage, layout: storage.Layout{
 		Staging: cfg.StagingPath, Media: cfg.MediaPath, Originals: cfg.OriginalsPath,
@@ -165,6 +165,15 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// imagingConfig sets libvips up: one thread per operation, since the
+// workers already run one job per CPU.
+func imagingConfig(cfg Config) imaging.Config {
+	return imaging.Config{
+		Concurrency: 1,
+		AllowHEIF:   slices.Contains(cfg.AllowedTypes, "image/avif") || slices.Contains(cfg.AllowedTypes, "image/heic"),
+	}
 }
 
 func recipes(cfg Config) map[string]worker.Recipe {

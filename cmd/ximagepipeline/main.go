@@ -17,7 +17,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), workerCommand(), migrateCommand())
+	root.AddCommand(serveCommand(), workerCommand(), migrateCommand(), processCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "ximagepipeline:", err)
 		os.Exit(1)

@@ -204,15 +204,16 @@ func (r headerReader) gif() (Header, error) {
 			}
 		case 0x2C:
 			h.Frames++
-			d, err := r.bytes(9 + 1)
+			d, err := r.bytes(9) // position, size, flags
 			if err != nil {
 				return h, nil
 			}
-			if d[8]&0x80 != 0 {
-				if r.skip(3<<(d[8]&7+1)) != nil || r.skip(1) != nil {
-					return h, nil
-				}
-			} // else d[9] was the LZW minimum code size
+			if d[8]&0x80 != 0 && r.skip(3<<(d[8]&7+1)) != nil {
+				return h, nil
+			}
+			if r.skip(1) != nil { // LZW minimum code size
+				return h, nil
+			}
 			if r.subBlocks() != nil {
 				return h, nil
 			}

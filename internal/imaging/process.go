@@ -37,13 +37,21 @@ type Options struct {
 	// Formats of each variant: "webp" (default and always first when set
 	// explicitly) and optionally "avif".
 	Formats []string
+	// WebPEffort is libwebp's CPU effort (method), 1-6. Default 4 when 0,
+	// as sharp and libvips: the same bytes as the peer. 2 encodes about
+	// 2.4x faster for files about 4% larger (measured on the 2725x2225
+	// benchmark photo at 1200 px, q82).
+	WebPEffort int
 	// KeepOriginal also returns the original, upright, sRGB and without
 	// metadata, in the source format.
 	KeepOriginal bool
 }
 
-// DefaultQuality is used when Options.Quality is 0.
-const DefaultQuality = 80
+// Defaults used for zero Options fields.
+const (
+	DefaultQuality    = 80
+	DefaultWebPEffort = 4
+)
 
 // originalQuality is used when an original must be re-encoded (rotated or
 // colour converted): high, because the original is the master copy.
@@ -164,7 +172,14 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 		scale = 1
 	}
 	decodeWidth := max(blurSize, int(math.Ceil(float64(res.Width)*scale)))
-	base, err := decode(buf, min(decodeWidth, res.Width), h.HasICC || h.Interpretation == "cmyk")
+	colour := plainRGB
+	switch {
+	case h.Interpretation == "cmyk":
+		colour = cmyk
+	case h.HasICC:
+		colour = iccProfile
+	}
+	base, err := decode(buf, min(decodeWidth, res.Width), colour)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUndecodable, err)
 	}
@@ -186,7 +201,7 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 				img.Close()
 				return nil, err
 			}
-			data, err := img.Encode(f, opts.Quality)
+			data, err := img.Encode(f, opts.Quality, opts.WebPEffort)
 			if err != nil {
 				img.Close()
 				return nil, fmt.Errorf("variant %s: %w", v.Name, err)
@@ -202,7 +217,7 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 		out := Output{Name: "original", Format: format, Ext: extension(format),
 			Width: res.Width, Height: res.Height, Data: original}
 		if out.Data == nil {
-			if out.Data, err = base.Encode(format, originalQuality); err != nil {
+			if out.Data, err = base.Encode(format, originalQuality, opts.WebPEffort); err != nil {
 				return nil, fmt.Errorf("original: %w", err)
 			}
 			out.Width, out.Height = base.Width(), base.Height()
@@ -218,6 +233,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Quality < 1 || o.Quality > 100 {
 		return o, fmt.Errorf("imaging: quality %d not in 1-100", o.Quality)
+	}
+	if o.WebPEffort == 0 {
+		o.WebPEffort = DefaultWebPEffort
+	}
+	if o.WebPEffort < 0 || o.WebPEffort > 6 {
+		return o, fmt.Errorf("imaging: WebP effort %d not in 0-6", o.WebPEffort)
 	}
 	if len(o.Formats) == 0 {
 		o.Formats = []string{"webp"}

@@ -73,6 +73,24 @@ static int thumbnail(const void *buf, size_t len, int width, int height,
 		"fail_on", VIPS_FAIL_ON_TRUNCATED, "option_string", "fail_on=truncated", NULL);
 }
 
+// load_cmyk loads a CMYK image upright in sRGB at full size, through its
+// embedded profile (or libvips' CMYK profile when it has none). libvips
+// 8.14's thumbnail rejects some embedded CMYK profiles ("profile
+// incompatible with image") and falls back silently, shifting colours.
+static int load_cmyk(const void *buf, size_t len, VipsImage **out) {
+	VipsImage *t[2] = {NULL, NULL};
+	t[0] = vips_image_new_from_buffer(buf, len, "fail_on=truncated", NULL);
+	if (!t[0])
+		return -1;
+	int r = vips_autorot(t[0], &t[1], NULL) ||
+		vips_icc_transform(t[1], out, "srgb", "embedded", TRUE,
+			"input_profile", "cmyk", NULL);
+	for (int i = 0; i < 2; i++)
+		if (t[i])
+			g_object_unref(t[i]);
+	return r;
+}
+
 // to_srgb8 converts any interpretation and depth (grey16, rgb16, b-w, ...)
 // to 8-bit sRGB, keeping alpha.
 static int to_srgb8(VipsImage *in, VipsImage **out) {
@@ -136,8 +154,8 @@ static int extract_area(VipsImage *in, VipsImage **out, int left, int top, int w
 	return vips_extract_area(in, out, left, top, width, height, NULL);
 }
 
-static int save_webp(VipsImage *in, int q, void **buf, size_t *len) {
-	return vips_webpsave_buffer(in, buf, len, "Q", q, "strip", TRUE, NULL);
+static int save_webp(VipsImage *in, int q, int effort, void **buf, size_t *len) {
+	return vips_webpsave_buffer(in, buf, len, "Q", q, "effort", effort, "strip", TRUE, NULL);
 }
 
 static int save_heif(VipsImage *in, int q, int av1, void **buf, size_t *len) {
@@ -234,16 +252,31 @@ func (im vimage) Width() int  { return int(C.vips_image_get_width(im.p)) }
 func (im vimage) Height() int { return int(C.vips_image_get_height(im.p)) }
 func (im vimage) Bands() int  { return int(C.vips_image_get_bands(im.p)) }
 
+// colourPath says how decode reaches sRGB.
+type colourPath int
+
+const (
+	plainRGB   colourPath = 0 // no profile: libvips converts greyscale and 16-bit
+	iccProfile colourPath = 1 // through the embedded profile
+	cmyk       colourPath = 2 // see load_cmyk
+)
+
 // decode loads buf shrunk on load to the given width (height unbounded),
 // upright, in 8-bit sRGB, without metadata, and fully decoded in memory so
 // that all later steps read pixels and never the source again.
-func decode(buf cBuffer, width int, toSRGB bool) (vimage, error) {
-	srgb := 0
-	if toSRGB {
-		srgb = 1
-	}
+func decode(buf cBuffer, width int, colour colourPath) (vimage, error) {
 	var thumb, srgb8, bare *C.VipsImage
-	if C.thumbnail(buf.p, buf.n, C.int(width), C.VIPS_MAX_COORD, C.int(srgb), &thumb) != 0 {
+	if colour == cmyk {
+		var full *C.VipsImage
+		if C.load_cmyk(buf.p, buf.n, &full) != 0 {
+			return vimage{}, vipsError("decode")
+		}
+		defer C.g_object_unref(C.gpointer(full))
+		scale := C.double(float64(width) / float64(C.vips_image_get_width(full)))
+		if C.resize(full, &thumb, scale, scale) != 0 {
+			return vimage{}, vipsError("resize")
+		}
+	} else if C.thumbnail(buf.p, buf.n, C.int(width), C.VIPS_MAX_COORD, C.int(colour), &thumb) != 0 {
 		return vimage{}, vipsError("decode")
 	}
 	defer C.g_object_unref(C.gpointer(thumb))
@@ -292,14 +325,14 @@ func (im vimage) Pixels() ([]byte, error) {
 }
 
 // Encode saves the image as format ("webp", "avif", "heic", "jpeg", "png",
-// "gif") at quality q (ignored by png and gif).
-func (im vimage) Encode(format string, q int) ([]byte, error) {
+// "gif") at quality q (ignored by png and gif); effort is libwebp's method.
+func (im vimage) Encode(format string, q, effort int) ([]byte, error) {
 	var buf unsafe.Pointer
 	var n C.size_t
 	var r C.int
 	switch format {
 	case "webp":
-		r = C.save_webp(im.p, C.int(q), &buf, &n)
+		r = C.save_webp(im.p, C.int(q), C.int(effort), &buf, &n)
 	case "avif":
 		r = C.save_heif(im.p, C.int(q), 1, &buf, &n)
 	case "heic":
@@ -317,5 +350,11 @@ func (im vimage) Encode(format string, q int) ([]byte, error) {
 		return nil, vipsError("encode " + format)
 	}
 	defer C.g_free(C.gpointer(buf))
-	return C.GoBytes(buf, C.int(n)), nil
+	data := C.GoBytes(buf, C.int(n))
+	if format == "webp" {
+		// libvips 8.14 ignores strip in webpsave and writes an EXIF chunk
+		// it builds from the resolution fields (libvips issue 3340).
+		return stripWebP(data)
+	}
+	return data, nil
 }

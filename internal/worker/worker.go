@@ -28,6 +28,12 @@ type Recipe struct {
 	StoreOriginal bool
 }
 
+// Options is what imaging is asked for this recipe: the one translation,
+// used by the worker and by the offline process command alike.
+func (r Recipe) Options() imaging.Options {
+	return imaging.Options{Variants: r.Variants, Quality: r.Quality, Formats: r.Formats, KeepOriginal: r.StoreOriginal}
+}
+
 // Worker processes jobs. Its exported fields must be set before use.
 type Worker struct {
 	Store        *store.Store
@@ -110,12 +116,7 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int) error 
 	if err != nil {
 		return err
 	}
-	res, err := imaging.Process(ctx, src, imaging.Options{
-		Variants:     recipe.Variants,
-		Quality:      recipe.Quality,
-		Formats:      recipe.Formats,
-		KeepOriginal: recipe.StoreOriginal,
-	})
+	res, err := imaging.Process(ctx, src, recipe.Options())
 	if errors.Is(err, imaging.ErrUndecodable) {
 		return permanent{"Image could not be decoded: " + err.Error()}
 	}

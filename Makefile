@@ -1,0 +1,40 @@
+# ximagepipeline: the two commands a newcomer needs are `make run` and `make test`.
+BIN := bin/ximagepipeline
+GO  ?= go
+
+.PHONY: run build test vet bench deps deps-test fuzz clean
+
+## run: install libvips if missing, build, serve on :3000 with data in ./data
+run: build
+	./$(BIN) serve
+
+## build: the one binary
+build: deps
+	$(GO) build -o $(BIN) ./cmd/ximagepipeline
+
+## test: install what the tests start (libvips, PostgreSQL, versitygw), then vet and test everything
+test: deps-test vet
+	$(GO) test -count=1 -timeout 40m ./...
+	$(MAKE) fuzz
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
+
+## fuzz: short bounded runs of the fuzz targets of the hostile-input paths
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzSniff$$' -fuzztime 15s ./internal/imaging
+	$(GO) test -run '^$$' -fuzz '^FuzzReadHeader$$' -fuzztime 15s ./internal/imaging
+
+## bench: processing and upload benchmarks against the sharp reference (never part of test)
+bench: build
+	bash bench/run.sh
+
+deps:
+	@bash scripts/install-deps.sh run
+
+deps-test:
+	@bash scripts/install-deps.sh test
+
+clean:
+	rm -rf bin

@@ -1,0 +1,399 @@
+package imaging
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/gif"
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+var testVariants = []Variant{
+	{Name: "xs", Width: 64, Height: 64, Fit: FitCover},
+	{Name: "sm", Width: 150, Height: 150, Fit: FitCover},
+	{Name: "md", Width: 400, Fit: FitInside},
+}
+
+// size is an output's expected width and height.
+type size struct{ W, H int }
+
+func TestProcessGenerated(t *testing.T) {
+	t.Parallel()
+	photo := quadrants(600, 400)
+	small := quadrants(100, 80)
+	var gifBuf bytes.Buffer
+	pal := color.Palette{color.RGBA{0, 0, 0, 255}, quadrantColours[0], quadrantColours[1], quadrantColours[2], quadrantColours[3]}
+	frame := func(img image.Image) *image.Paletted {
+		p := image.NewPaletted(img.Bounds(), pal)
+		for y := range img.Bounds().Dy() {
+			for x := range img.Bounds().Dx() {
+				p.Set(x, y, img.At(x, y))
+			}
+		}
+		return p
+	}
+	if err := gif.EncodeAll(&gifBuf, &gif.GIF{Image: []*image.Paletted{frame(small), frame(display(small, 3))}, Delay: []int{10, 10}}); err != nil {
+		t.Fatal(err)
+	}
+	// A comment extension just before the trailer.
+	gifSrc := append(gifBuf.Bytes()[:gifBuf.Len()-1], append([]byte{0x21, 0xFE, 14}, "comment-secret\x00\x3B"...)...)
+
+	webpRes, err := Process(context.Background(), makePNG(t, small), Options{Variants: []Variant{{Name: "x", Width: 100, Fit: FitInside}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	webpSrc := withWebPMetadata(t, webpRes.Variants[0].Data, 100, 80)
+
+	tests := []struct {
+		name         string
+		src          []byte
+		format       string
+		width        int
+		height       int
+		variants     []size // xs, sm, md
+		originalSize size
+		lossless     bool // original kept byte-for-byte except metadata
+	}{
+		{"jpeg 600x400", makeJPEG(t, photo, 1), "jpeg", 600, 400, []size{{64, 64}, {150, 150}, {400, 267}}, size{600, 400}, true},
+		// Rotated: the original is re-encoded upright.
+		{"jpeg 600x400 orientation 6", makeJPEG(t, stored(photo, 6), 6), "jpeg", 600, 400, []size{{64, 64}, {150, 150}, {400, 267}}, size{600, 400}, false},
+		// Never enlarge: md keeps 100x80, sm is the largest centred square.
+		{"png 100x80", makePNG(t, small), "png", 100, 80, []size{{64, 64}, {80, 80}, {100, 80}}, size{100, 80}, true},
+		{"gif animated", gifSrc, "gif", 100, 80, []size{{64, 64}, {80, 80}, {100, 80}}, size{100, 80}, true},
+		{"webp with exif and xmp", webpSrc, "webp", 100, 80, []size{{64, 64}, {80, 80}, {100, 80}}, size{100, 80}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res, err := Process(context.Background(), tc.src, Options{Variants: testVariants, KeepOriginal: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Source.Format != tc.format || res.Width != tc.width || res.Height != tc.height {
+				t.Errorf("got %s %dx%d, want %s %dx%d", res.Source.Format, res.Width, res.Height, tc.format, tc.width, tc.height)
+			}
+			if want := aspectRatio(tc.width, tc.height); res.AspectRatio != want {
+				t.Errorf("aspect ratio %s, want %s", res.AspectRatio, want)
+			}
+			if len(res.BlurHash) != 4+2*(4*3-1)+2 {
+				t.Errorf("blurhash %q has the wrong length for 4x3 components", res.BlurHash)
+			}
+			if len(res.Variants) != len(tc.variants) {
+				t.Fatalf("got %d variants, want %d", len(res.Variants), len(tc.variants))
+			}
+			for i, v := range res.Variants {
+				checkOutput(t, v, "webp", tc.variants[i])
+				checkUpright(t, v)
+			}
+			o := res.Original
+			if o == nil || o.Format != tc.format || o.Name != "original" {
+				t.Fatalf("original %+v, want format %s", o, tc.format)
+			}
+			checkOutput(t, *o, tc.format, tc.originalSize)
+			checkUpright(t, *o)
+			// Lossless originals carry the source's coded image data verbatim.
+			mid := o.Data[len(o.Data)/2 : len(o.Data)/2+16]
+			if lossless := bytes.Contains(tc.src, mid); lossless != tc.lossless {
+				t.Errorf("original (%d bytes from %d) lossless=%v, want %v", len(o.Data), len(tc.src), lossless, tc.lossless)
+			}
+		})
+	}
+}
+
+// checkOutput checks an output's declared and real format and size, and
+// that it carries no metadata.
+func checkOutput(t *testing.T, o Output, format string, want size) {
+	t.Helper()
+	h, err := ReadHeader(bytes.NewReader(o.Data))
+	if err != nil {
+		t.Fatalf("%s: %v", o.Name, err)
+	}
+	if o.Format != format || h.Format != format || h.Width != want.W || h.Height != want.H ||
+		o.Width != want.W || o.Height != want.H {
+		t.Errorf("%s: declared %s %dx%d, real %s %dx%d, want %s %dx%d",
+			o.Name, o.Format, o.Width, o.Height, h.Format, h.Width, h.Height, format, want.W, want.H)
+	}
+	assertNoMetadata(t, format, o.Data)
+}
+
+// checkUpright decodes an output of a quadrants picture and checks the
+// colour near each corner.
+func checkUpright(t *testing.T, o Output) {
+	t.Helper()
+	img := decodeForTest(t, o.Data, o.Width)
+	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	corners := [4]image.Point{{w / 5, h / 5}, {w * 4 / 5, h / 5}, {w / 5, h * 4 / 5}, {w * 4 / 5, h * 4 / 5}}
+	for q, p := range corners {
+		got, want := img.RGBAAt(p.X, p.Y), quadrantColours[q]
+		if d := max(absDiff(got.R, want.R), absDiff(got.G, want.G), absDiff(got.B, want.B)); d > 40 {
+			t.Errorf("%s %s: quadrant %d is %v, want %v (not upright?)", o.Name, o.Format, q, got, want)
+		}
+	}
+}
+
+func absDiff(a, b uint8) int { return max(int(a)-int(b), int(b)-int(a)) }
+
+// TestProcessOrientations checks all 8 EXIF orientations of a generated
+// picture come out upright and un-mirrored.
+func TestProcessOrientations(t *testing.T) {
+	t.Parallel()
+	upright := quadrants(90, 60)
+	for o := 1; o <= 8; o++ {
+		t.Run(fmt.Sprint(o), func(t *testing.T) {
+			t.Parallel()
+			res, err := Process(context.Background(), makeJPEG(t, stored(upright, o), o),
+				Options{Variants: []Variant{{Name: "md", Width: 400, Fit: FitInside}}, KeepOriginal: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Source.Orientation != o || res.Width != 90 || res.Height != 60 {
+				t.Errorf("orientation %d, %dx%d; want %d, 90x60", res.Source.Orientation, res.Width, res.Height, o)
+			}
+			checkUpright(t, res.Variants[0])
+			checkUpright(t, *res.Original)
+			assertNoMetadata(t, "jpeg", res.Original.Data)
+		})
+	}
+}
+
+// TestProcessRealOrientations compares every Landscape_N and Portrait_N
+// with orientation 1 on small thumbnails.
+func TestProcessRealOrientations(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"Landscape", "Portrait"} {
+		ref := readTestImage(t, kind+"_1.jpg")
+		refRes, err := Process(context.Background(), ref, Options{Variants: []Variant{{Name: "t", Width: 48, Fit: FitInside}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refImg := decodeForTest(t, refRes.Variants[0].Data, 48)
+		for o := 1; o <= 8; o++ {
+			t.Run(fmt.Sprintf("%s_%d", kind, o), func(t *testing.T) {
+				t.Parallel()
+				res, err := Process(context.Background(), readTestImage(t, fmt.Sprintf("%s_%d.jpg", kind, o)),
+					Options{Variants: []Variant{{Name: "t", Width: 48, Fit: FitInside}}, KeepOriginal: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Source.Orientation != o || res.Width != refRes.Width || res.Height != refRes.Height {
+					t.Fatalf("orientation %d %dx%d, want %d %dx%d", res.Source.Orientation, res.Width, res.Height, o, refRes.Width, refRes.Height)
+				}
+				got := decodeForTest(t, res.Variants[0].Data, 48)
+				if d := meanDiff(got, refImg); d > 12 {
+					t.Errorf("mean difference from %s_1 is %.1f, want < 12", kind, d)
+				}
+				// A mirrored result must be told apart: the check has teeth.
+				if d := meanDiff(display(got, 2), refImg); d < 20 {
+					t.Errorf("mirror differs by only %.1f: the comparison cannot see orientation", d)
+				}
+				assertNoMetadata(t, "webp", res.Variants[0].Data)
+				assertNoMetadata(t, "jpeg", res.Original.Data)
+			})
+		}
+	}
+}
+
+// TestProcessRealImages runs every shared test image through the gallery
+// preset plus AVIF and checks the outputs.
+func TestProcessRealImages(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file       string
+		format     string
+		width      int
+		height     int
+		colorSpace string
+		alpha      bool
+		frames     int
+	}{
+		{"2569067123_aca715a2ee_o.jpg", "jpeg", 2725, 2225, "srgb", false, 1},
+		{"320x240.jpg", "jpeg", 320, 240, "srgb", false, 1},
+		{"Channel_digital_image_CMYK_color.jpg", "jpeg", 500, 333, "cmyk", false, 1},
+		{"gamma_dalai_lama_gray.jpg", "jpeg", 258, 222, "srgb", false, 1},
+		{"16-bit-grey-alpha.png", "png", 109, 96, "grey16", true, 1},
+		{"blackbug.png", "png", 2048, 1536, "srgb", true, 1},
+		{"with-alpha.png", "png", 256, 192, "srgb", true, 1},
+		{"p3.png", "png", 8, 8, "srgb", true, 1},
+		{"animated-loop-3.gif", "gif", 370, 285, "srgb", true, 10},
+		{"4.webp", "webp", 1024, 772, "srgb", false, 1},
+		{"pitm.avif", "avif", 4096, 800, "srgb", false, 5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Parallel()
+			src := readTestImage(t, tc.file)
+			// Re-encoding the 4096x800 AVIF original takes ~15 s with libaom.
+			keep := tc.format != "avif"
+			res, err := Process(context.Background(), src, Options{Variants: galleryPreset.Variants, Quality: 82, KeepOriginal: keep})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := res.Source
+			if s.Format != tc.format || s.Width != tc.width || s.Height != tc.height || s.ColorSpace != tc.colorSpace ||
+				s.HasAlpha != tc.alpha || s.Frames != tc.frames || s.Bytes != len(src) {
+				t.Errorf("source %+v, want %s %dx%d %s alpha=%v frames=%d", s, tc.format, tc.width, tc.height, tc.colorSpace, tc.alpha, tc.frames)
+			}
+			h, err := ReadHeader(bytes.NewReader(src))
+			if err != nil || h.Width != s.Width || h.Height != s.Height || h.Format != s.Format {
+				t.Errorf("ReadHeader %+v %v disagrees with libvips %+v", h, err, s)
+			}
+			for i, v := range res.Variants {
+				w := min(galleryPreset.Variants[i].Width, res.Width)
+				want := size{w, max(1, int(float64(res.Height)*float64(w)/float64(res.Width)+0.5))}
+				checkOutput(t, v, "webp", want)
+			}
+			if keep {
+				if res.Original.Format != tc.format || len(res.Original.Data) == 0 {
+					t.Errorf("original %s of %d bytes", res.Original.Format, len(res.Original.Data))
+				}
+				assertNoMetadata(t, tc.format, res.Original.Data)
+			}
+			img := decodeForTest(t, res.Variants[0].Data, res.Variants[0].Width)
+			if img.Bounds().Dx() != res.Variants[0].Width {
+				t.Errorf("variant decodes to width %d", img.Bounds().Dx())
+			}
+		})
+	}
+}
+
+// TestProcessColour checks CMYK is converted to sRGB without a colour
+// shift. The reference mean is libvips' icc_transform of the embedded
+// profile to sRGB (vips icc_transform in.jpg out.v srgb --embedded).
+func TestProcessColour(t *testing.T) {
+	t.Parallel()
+	src := readTestImage(t, "Channel_digital_image_CMYK_color.jpg")
+	want := [3]float64{cmykRefR, cmykRefG, cmykRefB}
+	noProfile, err := stripJPEG(src) // drops the APP2 ICC profile, keeps Adobe APP14
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		src []byte
+		tol float64
+	}{
+		"with profile":    {src, 3},
+		"without profile": {noProfile, 12}, // libvips' fallback CMYK profile
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			res, err := Process(context.Background(), tc.src, Options{Variants: []Variant{{Name: "md", Width: 400, Fit: FitInside}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Source.ColorSpace != "cmyk" {
+				t.Errorf("colour space %s, want cmyk", res.Source.ColorSpace)
+			}
+			got := meanColour(decodeForTest(t, res.Variants[0].Data, 400))
+			for c := range 3 {
+				if d := got[c] - want[c]; d > tc.tol || d < -tc.tol {
+					t.Errorf("mean colour %.1f, want %.1f within %.0f", got, want, tc.tol)
+					break
+				}
+			}
+		})
+	}
+}
+
+func TestProcessUndecodable(t *testing.T) {
+	t.Parallel()
+	noise := make([]byte, 5000)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range noise {
+		noise[i] = byte(rng.Uint32())
+	}
+	badJPEG := append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, noise...)
+	valid := makeJPEG(t, quadrants(64, 64), 1)
+	tests := map[string][]byte{
+		"empty":            nil,
+		"noise":            noise,
+		"jpeg magic+noise": badJPEG,
+		"truncated jpeg":   valid[:len(valid)*2/3],
+		"svg":              []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>`),
+		"pdf":              []byte("%PDF-1.4\n1 0 obj\n"),
+	}
+	for _, name := range []string{"truncated.jpg", "corrupt-header.jpg"} {
+		if src := readOptional(name); src != nil {
+			tests[name] = src
+		}
+	}
+	for name, src := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Process(context.Background(), src, Options{Variants: testVariants, KeepOriginal: true})
+			if !errors.Is(err, ErrUndecodable) {
+				t.Errorf("got %v, want ErrUndecodable", err)
+			}
+		})
+	}
+}
+
+// TestProcessConcurrent runs several images at once, as a worker pool does.
+func TestProcessConcurrent(t *testing.T) {
+	t.Parallel()
+	srcs := [][]byte{makeJPEG(t, stored(quadrants(300, 200), 6), 6), makePNG(t, quadrants(200, 300))}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			res, err := Process(context.Background(), srcs[i%2], Options{Variants: testVariants})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for _, v := range res.Variants {
+				checkUpright(t, v)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestProcessOptions(t *testing.T) {
+	t.Parallel()
+	src := makePNG(t, quadrants(40, 30))
+	for name, opts := range map[string]Options{
+		"bad format":  {Formats: []string{"png"}},
+		"bad quality": {Quality: 101},
+		"bad fit":     {Variants: []Variant{{Name: "x", Width: 10, Fit: "fill"}}},
+		"cover no h":  {Variants: []Variant{{Name: "x", Width: 10, Fit: FitCover}}},
+	} {
+		if _, err := Process(context.Background(), src, opts); err == nil || errors.Is(err, ErrUndecodable) {
+			t.Errorf("%s: got %v, want a plain error", name, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Process(ctx, src, Options{Variants: testVariants}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: got %v", err)
+	}
+}
+
+func TestProcessAVIFOutput(t *testing.T) {
+	t.Parallel()
+	res, err := Process(context.Background(), makeJPEG(t, quadrants(120, 90), 1), Options{
+		Variants: []Variant{{Name: "sm", Width: 60, Height: 60, Fit: FitCover}, {Name: "md", Width: 100, Fit: FitInside}},
+		Formats:  []string{"webp", "avif"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		name, format string
+		size
+	}{{"sm", "webp", size{60, 60}}, {"sm", "avif", size{60, 60}}, {"md", "webp", size{100, 75}}, {"md", "avif", size{100, 75}}}
+	if len(res.Variants) != len(want) {
+		t.Fatalf("got %d outputs, want %d", len(res.Variants), len(want))
+	}
+	for i, w := range want {
+		v := res.Variants[i]
+		if v.Name != w.name {
+			t.Errorf("output %d is %s, want %s", i, v.Name, w.name)
+		}
+		checkOutput(t, v, w.format, w.size)
+		checkUpright(t, v)
+	}
+}

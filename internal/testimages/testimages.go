@@ -1,0 +1,474 @@
+// Package testimages makes images for tests, with the Go standard library
+// only, so that tests run anywhere: JPEGs carrying a hand-built EXIF block
+// (orientation, camera make, GPS), XMP and a comment; PNGs with alpha and
+// text chunks; animated GIFs; files whose header claims far more pixels than
+// they hold; truncated JPEGs; and non-images (SVG, HTML, PDF, a script).
+//
+// Orientation is checked from pixels: Quadrants paints each quarter of an
+// image in its own colour, so which colour sits in which corner of a decoded
+// output tells whether it is upright (QuadrantColors), whatever its size.
+package testimages
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/color/palette"
+	"image/draw"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"math/rand/v2"
+	"strings"
+)
+
+// Markers embedded in the metadata of generated files. None of them may
+// appear in any output of a pipeline that removes metadata.
+const (
+	CameraMake    = "XIPTestCam"        // EXIF IFD0 Make
+	XMPMarker     = "xip-xmp-marker"    // inside the XMP packet
+	CommentMarker = "xip-comment-mark"  // JPEG COM segment
+	TextMarker    = "xip-png-text-mark" // PNG tEXt chunk
+)
+
+// The colours of Quadrants, chosen far apart so that lossy compression and
+// chroma subsampling cannot confuse them.
+var (
+	Red   = color.NRGBA{255, 0, 0, 255}
+	Green = color.NRGBA{0, 255, 0, 255}
+	Blue  = color.NRGBA{0, 0, 255, 255}
+	White = color.NRGBA{255, 255, 255, 255}
+)
+
+// Upright is the corner colours of an upright Quadrants image, in the
+// order top-left, top-right, bottom-left, bottom-right.
+var Upright = [4]string{"red", "green", "blue", "white"}
+
+// Quadrants returns a w x h image whose top-left quarter is red, top-right
+// green, bottom-left blue and bottom-right white. Any of the eight EXIF
+// orientations, applied wrongly or not at all, moves at least two colours.
+func Quadrants(w, h int) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			c := Red
+			switch {
+			case x >= w/2 && y < h/2:
+				c = Green
+			case x < w/2 && y >= h/2:
+				c = Blue
+			case x >= w/2 && y >= h/2:
+				c = White
+			}
+			img.SetNRGBA(x, y, c)
+		}
+	}
+	return img
+}
+
+// ColorName names the colour of Quadrants nearest to c: "red", "green",
+// "blue" or "white"; "transparent" when its alpha is below one half.
+func ColorName(c color.Color) string {
+	n := color.NRGBAModel.Convert(c).(color.NRGBA)
+	if n.A < 128 {
+		return "transparent"
+	}
+	best, bestD := "", 1<<30
+	for _, cand := range []struct {
+		name string
+		c    color.NRGBA
+	}{{"red", Red}, {"green", Green}, {"blue", Blue}, {"white", White}} {
+		dr, dg, db := int(n.R)-int(cand.c.R), int(n.G)-int(cand.c.G), int(n.B)-int(cand.c.B)
+		if d := dr*dr + dg*dg + db*db; d < bestD {
+			best, bestD = cand.name, d
+		}
+	}
+	return best
+}
+
+// QuadrantColors names the colours at the centres of the four quarters of
+// img: top-left, top-right, bottom-left, bottom-right. An upright
+// Quadrants image, at any size, answers Upright.
+func QuadrantColors(img image.Image) [4]string {
+	b := img.Bounds()
+	at := func(fx, fy float64) string {
+		return ColorName(img.At(b.Min.X+int(fx*float64(b.Dx())), b.Min.Y+int(fy*float64(b.Dy()))))
+	}
+	return [4]string{at(0.25, 0.25), at(0.75, 0.25), at(0.25, 0.75), at(0.75, 0.75)}
+}
+
+// Stored returns the pixels a camera stores for an upright image when it
+// tags them with the EXIF orientation o (1-8): a viewer applying the tag
+// (see Display) shows upright again. For o in 5-8 width and height swap.
+func Stored(upright image.Image, o int) *image.NRGBA {
+	b := upright.Bounds()
+	W, H := b.Dx(), b.Dy()
+	sw, sh := W, H
+	if o >= 5 {
+		sw, sh = H, W
+	}
+	out := image.NewNRGBA(image.Rect(0, 0, sw, sh))
+	for y := range sh {
+		for x := range sw {
+			var ux, uy int
+			switch o {
+			case 2: // mirrored horizontally
+				ux, uy = W-1-x, y
+			case 3: // rotated 180
+				ux, uy = W-1-x, H-1-y
+			case 4: // mirrored vertically
+				ux, uy = x, H-1-y
+			case 5: // transposed: row 0 is shown as the left column, top to bottom
+				ux, uy = y, x
+			case 6: // row 0 is shown as the right column, top to bottom
+				ux, uy = W-1-y, x
+			case 7: // transversed: row 0 is shown as the right column, bottom to top
+				ux, uy = W-1-y, H-1-x
+			case 8: // row 0 is shown as the left column, bottom to top
+				ux, uy = y, H-1-x
+			default:
+				ux, uy = x, y
+			}
+			out.Set(x, y, upright.At(b.Min.X+ux, b.Min.Y+uy))
+		}
+	}
+	return out
+}
+
+// Display returns what a viewer shows for stored pixels tagged with EXIF
+// orientation o: the inverse of Stored.
+func Display(stored image.Image, o int) *image.NRGBA {
+	b := stored.Bounds()
+	sw, sh := b.Dx(), b.Dy()
+	W, H := sw, sh
+	if o >= 5 {
+		W, H = sh, sw
+	}
+	out := image.NewNRGBA(image.Rect(0, 0, W, H))
+	// Stored maps each stored pixel to one upright pixel: walk it backwards.
+	for y := range sh {
+		for x := range sw {
+			var ux, uy int
+			switch o {
+			case 2:
+				ux, uy = W-1-x, y
+			case 3:
+				ux, uy = W-1-x, H-1-y
+			case 4:
+				ux, uy = x, H-1-y
+			case 5:
+				ux, uy = y, x
+			case 6:
+				ux, uy = W-1-y, x
+			case 7:
+				ux, uy = W-1-y, H-1-x
+			case 8:
+				ux, uy = y, H-1-x
+			default:
+				ux, uy = x, y
+			}
+			out.Set(ux, uy, stored.At(b.Min.X+x, b.Min.Y+y))
+		}
+	}
+	return out
+}
+
+// Noise returns a w x h image of deterministic random pixels: it
+// compresses badly, which makes large files from small images.
+func Noise(w, h int, seed uint64) *image.NRGBA {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := 0; i < len(img.Pix); i += 4 {
+		v := r.Uint32()
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = byte(v), byte(v>>8), byte(v>>16), 255
+	}
+	return img
+}
+
+// JPEG encodes img as a baseline JPEG without any metadata segment.
+func JPEG(img image.Image, quality int) []byte {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: quality}); err != nil {
+		panic(err) // only an image with no pixels fails, a bug in the caller
+	}
+	return buf.Bytes()
+}
+
+// GPS is a position for the EXIF GPS IFD, in degrees; positive is north
+// and east.
+type GPS struct{ Lat, Lon float64 }
+
+// EXIF is what BuildEXIF writes.
+type EXIF struct {
+	Orientation int    // 0: no orientation tag
+	Make        string // "": no Make tag
+	GPS         *GPS   // nil: no GPS IFD
+}
+
+// BuildEXIF returns the payload of a JPEG APP1 EXIF segment ("Exif\0\0"
+// and a little-endian TIFF structure): IFD0 with Make, Orientation and a
+// pointer to a GPS IFD holding version, latitude and longitude.
+func BuildEXIF(e EXIF) []byte {
+	type entry struct {
+		tag, typ uint16
+		count    uint32
+		data     []byte // inline when 4 bytes or less, else stored after the IFDs
+	}
+	le := binary.LittleEndian
+	short := func(v uint16) []byte { return le.AppendUint16(nil, v) }
+	long := func(v uint32) []byte { return le.AppendUint32(nil, v) }
+	rationals := func(vs ...[2]uint32) []byte {
+		var b []byte
+		for _, v := range vs {
+			b = le.AppendUint32(le.AppendUint32(b, v[0]), v[1])
+		}
+		return b
+	}
+	dms := func(deg float64) []byte {
+		deg = max(deg, -deg)
+		d := uint32(deg)
+		m := uint32((deg - float64(d)) * 60)
+		s := uint32(((deg-float64(d))*60 - float64(m)) * 60 * 100)
+		return rationals([2]uint32{d, 1}, [2]uint32{m, 1}, [2]uint32{s, 100})
+	}
+	const (
+		typeByte     = 1
+		typeASCII    = 2
+		typeShort    = 3
+		typeLong     = 4
+		typeRational = 5
+	)
+
+	var ifd0, gpsIFD []entry
+	if e.Make != "" {
+		ifd0 = append(ifd0, entry{0x010F, typeASCII, uint32(len(e.Make) + 1), append([]byte(e.Make), 0)})
+	}
+	if e.Orientation != 0 {
+		ifd0 = append(ifd0, entry{0x0112, typeShort, 1, short(uint16(e.Orientation))})
+	}
+	if e.GPS != nil {
+		ifd0 = append(ifd0, entry{0x8825, typeLong, 1, nil}) // offset patched below
+		ns, ew := "N", "E"
+		if e.GPS.Lat < 0 {
+			ns = "S"
+		}
+		if e.GPS.Lon < 0 {
+			ew = "W"
+		}
+		gpsIFD = []entry{
+			{0x0000, typeByte, 4, []byte{2, 2, 0, 0}},
+			{0x0001, typeASCII, 2, []byte(ns + "\x00")},
+			{0x0002, typeRational, 3, dms(e.GPS.Lat)},
+			{0x0003, typeASCII, 2, []byte(ew + "\x00")},
+			{0x0004, typeRational, 3, dms(e.GPS.Lon)},
+		}
+	}
+
+	ifdSize := func(n int) uint32 { return uint32(2 + 12*n + 4) }
+	extSize := func(es []entry) uint32 {
+		var n uint32
+		for _, e := range es {
+			if len(e.data) > 4 {
+				n += uint32(len(e.data)+1) &^ 1 // word aligned
+			}
+		}
+		return n
+	}
+	// Layout: header (8), IFD0, IFD0's data, GPS IFD, GPS data.
+	ifd0Off := uint32(8)
+	gpsOff := ifd0Off + ifdSize(len(ifd0)) + extSize(ifd0)
+	for i := range ifd0 {
+		if ifd0[i].tag == 0x8825 {
+			ifd0[i].data = long(gpsOff)
+		}
+	}
+	tiff := []byte{'I', 'I', 0x2A, 0x00}
+	tiff = le.AppendUint32(tiff, ifd0Off)
+	writeIFD := func(es []entry, at uint32) {
+		ext := at + ifdSize(len(es))
+		var data []byte
+		tiff = le.AppendUint16(tiff, uint16(len(es)))
+		for _, e := range es {
+			tiff = le.AppendUint16(tiff, e.tag)
+			tiff = le.AppendUint16(tiff, e.typ)
+			tiff = le.AppendUint32(tiff, e.count)
+			if len(e.data) <= 4 {
+				v := make([]byte, 4)
+				copy(v, e.data)
+				tiff = append(tiff, v...)
+				continue
+			}
+			tiff = le.AppendUint32(tiff, ext+uint32(len(data)))
+			data = append(data, e.data...)
+			if len(data)%2 == 1 {
+				data = append(data, 0)
+			}
+		}
+		tiff = le.AppendUint32(tiff, 0) // no next IFD
+		tiff = append(tiff, data...)
+	}
+	writeIFD(ifd0, ifd0Off)
+	if len(gpsIFD) > 0 {
+		if uint32(len(tiff)) != gpsOff {
+			panic(fmt.Sprintf("testimages: EXIF layout: GPS IFD at %d, want %d", len(tiff), gpsOff))
+		}
+		writeIFD(gpsIFD, gpsOff)
+	}
+	return append([]byte("Exif\x00\x00"), tiff...)
+}
+
+// XMPPayload returns the payload of a JPEG APP1 XMP segment carrying
+// XMPMarker and a GPS position.
+func XMPPayload() []byte {
+	return []byte("http://ns.adobe.com/xap/1.0/\x00" +
+		`<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>` +
+		`<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">` +
+		`<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="48,51.4N" ` +
+		`exif:UserComment="` + XMPMarker + `"/></rdf:RDF></x:xmpmeta><?xpacket end="w"?>`)
+}
+
+// Segment is a JPEG marker segment: the marker byte (0xE1 for APP1, 0xFE
+// for COM) and its payload, without the length.
+type Segment struct {
+	Marker  byte
+	Payload []byte
+}
+
+// InsertSegments returns jpg with segs inserted right after SOI, in order.
+func InsertSegments(jpg []byte, segs ...Segment) []byte {
+	if len(jpg) < 2 || jpg[0] != 0xFF || jpg[1] != 0xD8 {
+		panic("testimages: not a JPEG")
+	}
+	out := []byte{0xFF, 0xD8}
+	for _, s := range segs {
+		if len(s.Payload)+2 > 0xFFFF {
+			panic("testimages: segment too long")
+		}
+		out = append(out, 0xFF, s.Marker)
+		out = binary.BigEndian.AppendUint16(out, uint16(len(s.Payload)+2))
+		out = append(out, s.Payload...)
+	}
+	return append(out, jpg[2:]...)
+}
+
+// OrientedJPEG returns a JPEG of upright stored as a camera tagging it with
+// orientation o would (see Stored), with an APP1 EXIF segment (orientation,
+// CameraMake, a GPS position), an APP1 XMP segment and a comment.
+func OrientedJPEG(upright image.Image, o int) []byte {
+	return InsertSegments(JPEG(Stored(upright, o), 92),
+		Segment{0xE1, BuildEXIF(EXIF{Orientation: o, Make: CameraMake, GPS: &GPS{Lat: 48.8584, Lon: 2.2945}})},
+		Segment{0xE1, XMPPayload()},
+		Segment{0xFE, []byte(CommentMarker)},
+	)
+}
+
+// PNG encodes img, with a tEXt chunk holding TextMarker after IHDR.
+func PNG(img image.Image) []byte {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		panic(err)
+	}
+	b := buf.Bytes()
+	// Signature (8) + IHDR chunk (4 length + 4 type + 13 data + 4 CRC).
+	const afterIHDR = 8 + 25
+	out := append([]byte{}, b[:afterIHDR]...)
+	out = append(out, pngChunk("tEXt", []byte("Comment\x00"+TextMarker))...)
+	return append(out, b[afterIHDR:]...)
+}
+
+// AlphaPNG returns a w x h RGBA PNG whose left half is opaque red and whose
+// right half is fully transparent.
+func AlphaPNG(w, h int) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			if x < w/2 {
+				img.SetNRGBA(x, y, Red)
+			} else {
+				img.SetNRGBA(x, y, color.NRGBA{0, 0, 255, 0})
+			}
+		}
+	}
+	return PNG(img)
+}
+
+func pngChunk(typ string, data []byte) []byte {
+	out := binary.BigEndian.AppendUint32(nil, uint32(len(data)))
+	out = append(out, typ...)
+	out = append(out, data...)
+	return binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(out[4:]))
+}
+
+// AnimatedGIF returns a w x h GIF with one frame per colour, each frame
+// filled with its colour.
+func AnimatedGIF(w, h int, colors ...color.Color) []byte {
+	g := &gif.GIF{LoopCount: 0}
+	for _, c := range colors {
+		frame := image.NewPaletted(image.Rect(0, 0, w, h), palette.Plan9)
+		draw.Draw(frame, frame.Rect, image.NewUniform(c), image.Point{}, draw.Src)
+		g.Image = append(g.Image, frame)
+		g.Delay = append(g.Delay, 10)
+	}
+	var buf bytes.Buffer
+	if err := gif.EncodeAll(&buf, g); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
+}
+
+// HugePNG returns a PNG of a few dozen bytes whose IHDR claims w x h
+// pixels: its one IDAT holds no pixel data at all.
+func HugePNG(w, h uint32) []byte {
+	ihdr := binary.BigEndian.AppendUint32(nil, w)
+	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
+	ihdr = append(ihdr, 8, 6, 0, 0, 0) // 8-bit RGBA, deflate, no filter, no interlace
+	out := []byte("\x89PNG\r\n\x1a\n")
+	out = append(out, pngChunk("IHDR", ihdr)...)
+	out = append(out, pngChunk("IDAT", []byte{0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01})...)
+	return append(out, pngChunk("IEND", nil)...)
+}
+
+// HugeJPEG returns a JPEG of a few dozen bytes whose SOF0 claims w x h
+// pixels: it has no tables and no scan.
+func HugeJPEG(w, h uint16) []byte {
+	out := []byte{0xFF, 0xD8}
+	out = append(out, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0x00, 1, 1, 0, 0, 1, 0, 1, 0, 0)
+	sof := []byte{0xFF, 0xC0, 0x00, 17, 8}
+	sof = binary.BigEndian.AppendUint16(sof, h)
+	sof = binary.BigEndian.AppendUint16(sof, w)
+	sof = append(sof, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1)
+	out = append(out, sof...)
+	return append(out, 0xFF, 0xD9)
+}
+
+// TruncatedJPEG returns the first half of a w x h noise JPEG: its header is
+// intact, its scan stops half-way, and it has no EOI.
+func TruncatedJPEG(w, h int) []byte {
+	full := JPEG(Noise(w, h, 7), 90)
+	return full[:len(full)/2]
+}
+
+// Pad returns data followed by zero bytes up to size bytes in all. After a
+// JPEG's EOI or a PNG's IEND decoders ignore them: it makes a valid image
+// of any size.
+func Pad(data []byte, size int) []byte {
+	if size < len(data) {
+		panic("testimages: Pad: data longer than size")
+	}
+	out := make([]byte, size)
+	copy(out, data)
+	return out
+}
+
+// Non-images that must never be decoded.
+var (
+	SVG = []byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
+		`<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">` +
+		`<script>alert(1)</script><rect width="100" height="100" fill="red"/></svg>`)
+	HTML   = []byte("<!DOCTYPE html>\n<html><head><title>x</title></head><body><script>alert(1)</script></body></html>\n")
+	PDF    = []byte("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+	Script = []byte("#!/bin/sh\necho pwned > /tmp/pwned\n" + strings.Repeat("# padding\n", 10))
+)

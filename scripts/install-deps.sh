@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what ximagepipeline needs on a Debian/Ubuntu machine, skipping
+# what is already there. Usage: scripts/install-deps.sh [run|test]
+#   run  (default): libvips, to build and run the service
+#   test:           also PostgreSQL (tests start throwaway clusters) and the
+#                   versitygw S3 server (tests start throwaway ones)
+set -euo pipefail
+what=${1:-run}
+cd "$(dirname "$0")/.."
+
+sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=
+apt_install() {
+	if [ -z "$apt_updated" ]; then
+		sudo_if_needed apt-get update -qq
+		apt_updated=1
+	fi
+	sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if ! pkg-config --exists vips 2>/dev/null; then
+	echo "installing libvips (Debian libvips-dev)..."
+	apt_install libvips-dev pkg-config
+fi
+
+if [ "$what" = test ]; then
+	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+		echo "installing PostgreSQL (tests start their own throwaway clusters)..."
+		apt_install postgresql
+	fi
+	bash scripts/install-versitygw.sh
+fi
