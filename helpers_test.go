@@ -13,9 +13,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"image/color"
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -79,12 +81,8 @@ func newEnvIn(t *testing.T, dir string, edit func(*xip.Config)) *env {
 	}
 	e := &env{t: t, dir: dir, p: p, cfg: cfg}
 	t.Cleanup(func() { e.close() })
-	prefix := cfg.Prefix
-	if prefix == "" {
-		prefix = xip.DefaultPrefix
-	}
 	mux := http.NewServeMux()
-	mux.Handle(prefix+"/", p.Handler())
+	mux.Handle(e.prefix()+"/", p.Handler())
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	return e
@@ -111,11 +109,13 @@ func (e *env) close() {
 	e.p = nil
 }
 
+// prefix is the configured route prefix as the pipeline normalises it:
+// one leading slash, no trailing one.
 func (e *env) prefix() string {
 	if e.cfg.Prefix == "" {
 		return xip.DefaultPrefix
 	}
-	return e.cfg.Prefix
+	return "/" + strings.Trim(e.cfg.Prefix, "/")
 }
 
 // part is one multipart part: a field when filename is empty and
@@ -339,6 +339,35 @@ func (e *env) assertNothingStaged() {
 	}
 }
 
+// waitNothingStaged waits, within pollDeadline, until nothing is left
+// under the staging directory. A worker removes a job's staged upload just
+// after recording its outcome, so a client may see the outcome first.
+func (e *env) waitNothingStaged() {
+	e.t.Helper()
+	e.waitNoFiles("staging")
+}
+
+// waitNoFiles waits, within pollDeadline, until no file is left under
+// data/files/{sub} for each sub.
+func (e *env) waitNoFiles(subs ...string) {
+	e.t.Helper()
+	deadline := time.Now().Add(pollDeadline)
+	for {
+		var left []string
+		for _, sub := range subs {
+			left = append(left, e.files(sub)...)
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Errorf("still under data/files/%v after %s: %v", subs, pollDeadline, left)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // countRows counts the ximage_jobs rows and the queue's process jobs, read
 // from the pipeline's SQLite file by a connection of the test's own.
 func (e *env) countRows() (jobs, queued int) {
@@ -391,7 +420,45 @@ func decode(t *testing.T, data []byte) (image.Image, string) {
 	if err != nil {
 		t.Fatalf("decode: %v (%d bytes, starting %q)", err, len(data), data[:min(16, len(data))])
 	}
+	if format == "webp" {
+		img = limitedRange(img)
+	}
 	return img, format
+}
+
+// limitedRange fixes the colours of lossy WebP as golang.org/x/image/webp
+// decodes it: VP8 stores limited-range BT.601 YCbCr, which the decoder
+// hands out as image.YCbCr, whose conversion assumes full range (black is
+// lifted to 16, white lowered to 235; golang/go#40173). Lossless WebP
+// decodes to NRGBA and is returned as it is.
+func limitedRange(img image.Image) image.Image {
+	var yc *image.YCbCr
+	var alpha []uint8
+	var astride int
+	switch m := img.(type) {
+	case *image.YCbCr:
+		yc = m
+	case *image.NYCbCrA:
+		yc, alpha, astride = &m.YCbCr, m.A, m.AStride
+	default:
+		return img
+	}
+	b := yc.Rect
+	out := image.NewNRGBA(b)
+	clamp := func(v float64) uint8 { return uint8(math.Round(math.Max(0, math.Min(255, v)))) }
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			Y := 1.164 * (float64(yc.Y[yc.YOffset(x, y)]) - 16)
+			ci := yc.COffset(x, y)
+			cb, cr := float64(yc.Cb[ci])-128, float64(yc.Cr[ci])-128
+			a := uint8(255)
+			if alpha != nil {
+				a = alpha[(y-b.Min.Y)*astride+(x-b.Min.X)]
+			}
+			out.SetNRGBA(x, y, color.NRGBA{clamp(Y + 1.596*cr), clamp(Y - 0.813*cr - 0.391*cb), clamp(Y + 2.018*cb), a})
+		}
+	}
+	return out
 }
 
 // webpChunks checks data is a well-formed RIFF WEBP file and returns the

@@ -1,10 +1,14 @@
 package ximagepipeline
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"time"
 )
 
 // Handler serves the contract's HTTP API under cfg.Prefix, and the stored
@@ -15,6 +19,7 @@ func (p *Pipeline) Handler() http.Handler {
 	pre := p.cfg.Prefix
 	mux.HandleFunc("POST "+pre+"/upload", p.handleUpload)
 	mux.HandleFunc("GET "+pre+"/status/{jobId}", p.handleStatus)
+	mux.HandleFunc("GET "+pre+"/events/{jobId}", p.handleEvents)
 	mux.HandleFunc("GET "+pre+"/media", p.handleListMedia)
 	mux.HandleFunc("GET "+pre+"/media/{mediaId}", p.handleGetMedia)
 	mux.HandleFunc("DELETE "+pre+"/media/{mediaId}", p.handleDeleteMedia)
@@ -54,7 +59,11 @@ func (p *Pipeline) handleUpload(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
-			fail(readError(err, p.cfg.MaxFileSize))
+			if jobID == "" && errors.Is(err, io.EOF) {
+				fail(ErrNoFile) // the body ended (an empty one, say) before any file
+			} else {
+				fail(readError(err, p.cfg.MaxFileSize))
+			}
 			return
 		}
 		switch part.FormName() {
@@ -66,6 +75,11 @@ func (p *Pipeline) handleUpload(w http.ResponseWriter, r *http.Request) {
 			if jobID != "" {
 				break // one file per upload: later ones are ignored
 			}
+			// An empty file is no file, which ranks before the fields.
+			file := bufio.NewReaderSize(part, sniffLen)
+			if _, err := file.Peek(1); errors.Is(err, io.EOF) {
+				break
+			}
 			// With both fields known, refuse before reading the file.
 			if gotType && gotID {
 				if err := p.checkFields(sourceType, sourceID); err != nil {
@@ -74,7 +88,7 @@ func (p *Pipeline) handleUpload(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			id := newID("job_")
-			if err := p.stage(r.Context(), id, part); err != nil {
+			if err := p.stage(r.Context(), id, file); err != nil {
 				// A refusal about the file ranks after the fields'; those
 				// may still come, so finish reading the form first.
 				if !gotType || !gotID {
@@ -138,8 +152,22 @@ func readField(part *multipart.Part) string {
 	return string(b)
 }
 
+// maxWait bounds a long poll, below the usual proxy timeouts.
+const maxWait = 60 * time.Second
+
+// handleStatus answers a job's status; with ?wait=30s it first waits up
+// to that long for a job still PENDING or PROCESSING to finish.
 func (p *Pipeline) handleStatus(w http.ResponseWriter, r *http.Request) {
-	job, err := p.GetStatus(r.Context(), r.PathValue("jobId"))
+	var wait time.Duration
+	if v := r.URL.Query().Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			writeError(w, errBadWait)
+			return
+		}
+		wait = min(d, maxWait)
+	}
+	job, err := p.WaitStatus(r.Context(), r.PathValue("jobId"), wait)
 	if err != nil {
 		p.fail(w, r, err, errInternal)
 		return
@@ -149,22 +177,71 @@ func (p *Pipeline) handleStatus(w http.ResponseWriter, r *http.Request) {
 
 // writeStatus answers with the status code and fields of the job's state.
 func writeStatus(w http.ResponseWriter, job *Job) {
-	body := map[string]any{"jobId": job.ID, "status": job.Status}
 	code := http.StatusAccepted
 	switch job.Status {
 	case StatusComplete:
 		code = http.StatusOK
-		body["media"] = job.Media
 	case StatusRejected:
 		code = http.StatusBadRequest
+	case StatusFailed:
+		code = http.StatusInternalServerError
+	}
+	writeJSON(w, code, statusBody(job))
+}
+
+// statusBody is the contract's status response: the fields of the state.
+func statusBody(job *Job) map[string]any {
+	body := map[string]any{"jobId": job.ID, "status": job.Status}
+	switch job.Status {
+	case StatusComplete:
+		body["media"] = job.Media
+	case StatusRejected:
 		body["reason"] = job.Reason
 		body["moderationDetails"] = job.ModerationDetails
 	case StatusFailed:
-		code = http.StatusInternalServerError
 		body["error"] = job.Error
 		body["attempts"] = job.Attempts
 	}
-	writeJSON(w, code, body)
+	return body
+}
+
+// handleEvents streams a job's status as Server-Sent Events: one "status"
+// event now, one at each change, and the stream ends after a final one.
+func (p *Pipeline) handleEvents(w http.ResponseWriter, r *http.Request) {
+	jobID := r.PathValue("jobId")
+	job, err := p.GetStatus(r.Context(), jobID)
+	if err != nil {
+		p.fail(w, r, err, errInternal)
+		return
+	}
+	flusher, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	for {
+		b, _ := json.Marshal(statusBody(job))
+		if _, err := fmt.Fprintf(w, "event: status\ndata: %s\n\n", b); err != nil {
+			return
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		if job.Status.Final() {
+			return
+		}
+		next, err := p.waitChange(r.Context(), jobID, job.Status, 15*time.Second)
+		if err != nil {
+			return // the client left
+		}
+		if next.Status == job.Status {
+			// Nothing new: a comment keeps proxies from closing the stream.
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+		}
+		job = next
+	}
 }
 
 func (p *Pipeline) handleGetMedia(w http.ResponseWriter, r *http.Request) {
@@ -205,6 +282,8 @@ func (p *Pipeline) handleConfig(w http.ResponseWriter, r *http.Request) {
 		"variantPresets": p.VariantPresets(),
 	})
 }
+
+var errBadWait = &Error{Status: http.StatusBadRequest, Code: "INVALID_WAIT", Message: "wait must be a duration such as 30s"}
 
 // errInternal answers failures that are no client's fault.
 var errInternal = &Error{Status: http.StatusInternalServerError, Code: "INTERNAL_ERROR", Message: "Internal server error"}

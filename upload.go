@@ -1,6 +1,7 @@
 package ximagepipeline
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -29,11 +30,16 @@ func (p *Pipeline) Upload(ctx context.Context, req UploadRequest) (string, error
 	if req.File == nil {
 		return "", ErrNoFile
 	}
+	// An empty file is no file, which ranks before the fields.
+	file := bufio.NewReaderSize(req.File, sniffLen)
+	if _, err := file.Peek(1); errors.Is(err, io.EOF) {
+		return "", ErrNoFile
+	}
 	if err := p.checkFields(req.SourceType, req.SourceID); err != nil {
 		return "", err
 	}
 	jobID := newID("job_")
-	if err := p.stage(ctx, jobID, req.File); err != nil {
+	if err := p.stage(ctx, jobID, file); err != nil {
 		return "", err
 	}
 	if err := p.enqueue(ctx, jobID, req.SourceType, req.SourceID); err != nil {

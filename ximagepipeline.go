@@ -110,6 +110,7 @@ type Pipeline struct {
 	storage storage.Storage
 	local   *local.Store // the default storage, served by Handler; nil otherwise
 	layout  storage.Layout
+	waiters waiters // requests waiting for a job to finish
 }
 
 // New validates cfg, opens the database and storage, applies migrations and
@@ -147,6 +148,7 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 	w := &worker.Worker{
 		Store: st, Storage: p.storage, Layout: p.layout, Recipes: recipes(cfg),
 		MaxFileSize: cfg.MaxFileSize, StagingGrace: cfg.StagingGrace, Logger: cfg.Logger,
+		Started: p.waiters.wake, Finished: p.waiters.wake,
 	}
 	p.queue, err = queue.New(queue.Config{
 		DB: st.DB(), Pool: st.Pool(), Work: !cfg.DisableWorkers,

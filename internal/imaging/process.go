@@ -37,10 +37,8 @@ type Options struct {
 	// Formats of each variant: "webp" (default and always first when set
 	// explicitly) and optionally "avif".
 	Formats []string
-	// WebPEffort is libwebp's CPU effort (method), 1-6. Default 4 when 0,
-	// as sharp and libvips: the same bytes as the peer. 2 encodes about
-	// 2.4x faster for files about 4% larger (measured on the 2725x2225
-	// benchmark photo at 1200 px, q82).
+	// WebPEffort is libwebp's CPU effort (method), 1-6. Default 2 when 0
+	// (DefaultWebPEffort); sharp and libvips default to 4.
 	WebPEffort int
 	// KeepOriginal also returns the original, upright, sRGB and without
 	// metadata, in the source format.
@@ -48,9 +46,18 @@ type Options struct {
 }
 
 // Defaults used for zero Options fields.
+//
+// DefaultWebPEffort is 2, not libwebp's 4: on the 2725x2225 benchmark photo
+// (libwebp 1.2.4, one thread) it encodes the 1200 px variant about 2x
+// faster (1920 px: 175 against 420 ms), which is most of a gallery or hero
+// job, for files 3-4% larger at equal SSIM on the large variants (xl at q82:
+// 121 340 bytes, SSIM 0.9394 against 116 760 and 0.9393 at effort 4; sharp
+// 117 156 and 0.9396). Effort 3 costs as much as 4 in this libwebp (both
+// use the RD-optimising token loop) for the same bytes. The measurements
+// and the reasoning are in docs/performance.md.
 const (
 	DefaultQuality    = 80
-	DefaultWebPEffort = 4
+	DefaultWebPEffort = 2
 )
 
 // originalQuality is used when an original must be re-encoded (rotated or
@@ -188,13 +195,40 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 		return nil, err
 	}
 
-	if err := summarise(base, res); err != nil {
-		return nil, err
+	// The BlurHash comes from the smallest whole-frame image at hand: the
+	// smallest inside variant at least blurSize wide, else the base.
+	// Shrinking a 400 px variant to 32 px costs about 4 ms, the 1920 px
+	// base of the hero preset about 30 ms.
+	res.FocalPoint = Point{X: 0.5, Y: 0.5}
+	blurFrom := -1
+	for i, v := range opts.Variants {
+		if v.Fit == FitInside && plans[i].outW >= blurSize &&
+			(blurFrom < 0 || plans[i].outW < plans[blurFrom].outW) {
+			blurFrom = i
+		}
+	}
+	if blurFrom < 0 {
+		if err := summarise(base, res); err != nil {
+			return nil, err
+		}
 	}
 	for i, v := range opts.Variants {
 		img, err := cut(base, plans[i], res)
 		if err != nil {
 			return nil, fmt.Errorf("variant %s: %w", v.Name, err)
+		}
+		if i == blurFrom {
+			// Materialise first, or encoding would resize it again.
+			mem, err := img.Materialise()
+			img.Close()
+			if err != nil {
+				return nil, fmt.Errorf("variant %s: %w", v.Name, err)
+			}
+			img = mem
+			if err := summarise(img, res); err != nil {
+				img.Close()
+				return nil, err
+			}
 		}
 		for _, f := range opts.Formats {
 			if err := ctx.Err(); err != nil {
@@ -314,22 +348,22 @@ func cut(base vimage, p plan, res *Result) (vimage, error) {
 	return img.Resize(p.outW, p.outH)
 }
 
-// summarise fills the BlurHash from a tiny thumbnail of the base image,
-// and the focal point.
+// summarise fills the BlurHash from a tiny thumbnail of img, a whole-frame
+// (uncropped) image of the oriented source.
 //
-// The focal point is the centre for now: libvips' attention (smartcrop)
-// was tried and rejected, as its centre moved with the analysis size (for
-// Landscape_1.jpg x was 0.78, 0.44, 0.75, 0.44 at 32, 64, 128, 400 px) and
-// it answered the top-left corner for images with alpha.
-func summarise(base vimage, res *Result) error {
-	w := min(blurSize, base.Width())
-	h := max(1, int(math.Round(float64(base.Height())*float64(w)/float64(base.Width()))))
-	small, err := base.Resize(w, h)
+// The focal point, set by Process, is the centre for now: libvips'
+// attention (smartcrop) was tried and rejected, as its centre moved with
+// the analysis size (for Landscape_1.jpg x was 0.78, 0.44, 0.75, 0.44 at
+// 32, 64, 128, 400 px) and it answered the top-left corner for images with
+// alpha.
+func summarise(img vimage, res *Result) error {
+	w := min(blurSize, img.Width())
+	h := max(1, int(math.Round(float64(img.Height())*float64(w)/float64(img.Width()))))
+	small, err := img.Resize(w, h)
 	if err != nil {
 		return err
 	}
 	defer small.Close()
-	res.FocalPoint = Point{X: 0.5, Y: 0.5}
 	px, err := small.Pixels()
 	if err != nil {
 		return err

@@ -150,6 +150,10 @@ static int resize(VipsImage *in, VipsImage **out, double hscale, double vscale) 
 	return r;
 }
 
+static int resize_opts(VipsImage *in, VipsImage **out, double h, double v, int kernel, double gap) {
+	return vips_resize(in, out, h, "vscale", v, "kernel", kernel, "gap", gap, NULL);
+}
+
 static int extract_area(VipsImage *in, VipsImage **out, int left, int top, int width, int height) {
 	return vips_extract_area(in, out, left, top, width, height, NULL);
 }
@@ -303,6 +307,24 @@ func (im vimage) Resize(width, height int) (vimage, error) {
 		return vimage{}, vipsError("resize")
 	}
 	return vimage{out}, nil
+}
+
+func (im vimage) resizeOpts(h, v float64, kernel int, gap float64) (vimage, error) {
+	var out *C.VipsImage
+	if C.resize_opts(im.p, &out, C.double(h), C.double(v), C.int(kernel), C.double(gap)) != 0 {
+		return vimage{}, vipsError("resize")
+	}
+	return vimage{out}, nil
+}
+
+// Materialise computes the image into memory, so that later steps read
+// its pixels instead of running its pipeline again.
+func (im vimage) Materialise() (vimage, error) {
+	mem := C.copy_memory(im.p)
+	if mem == nil {
+		return vimage{}, vipsError("materialise")
+	}
+	return vimage{mem}, nil
 }
 
 func (im vimage) Crop(left, top, width, height int) (vimage, error) {

@@ -43,6 +43,9 @@ type Worker struct {
 	MaxFileSize  int64
 	StagingGrace time.Duration
 	Logger       *slog.Logger
+	// Started and Finished, when set, are told of each job that starts an
+	// attempt and of each that ends (to wake requests waiting on it).
+	Started, Finished func(jobID string)
 	// Queue tells the sweep whether an unfinished job is still alive.
 	Queue interface {
 		Status(ctx context.Context, queueJobID int64) (queue.Status, error)
@@ -68,6 +71,8 @@ func (w *Worker) Process(ctx context.Context, jobID string, attempt, maxAttempts
 	}
 	log := w.Logger.With("job_id", jobID, "attempt", attempt)
 	start := time.Now()
+	w.tell(w.Started, jobID)
+	defer w.tell(w.Finished, jobID)
 	err = w.process(ctx, job, attempt)
 	var perm permanent
 	final := errors.As(err, &perm) || attempt >= maxAttempts
@@ -92,6 +97,12 @@ func (w *Worker) Process(ctx context.Context, jobID string, attempt, maxAttempts
 	w.removeOutputs(bg, job)
 	w.removeStaged(bg, job)
 	return queue.Permanent(err)
+}
+
+func (w *Worker) tell(fn func(string), jobID string) {
+	if fn != nil {
+		fn(jobID)
+	}
 }
 
 // permanent is a failure no retry can fix.

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Processing and upload benchmarks against the sharp reference (`make bench`,
+# never part of `make test`). Prints, for the benchmark photo on one thread:
+#   1. images/s of `ximagepipeline process` and of the sharp reference,
+#      alternating, ROUNDS rounds per preset, and the median ratio;
+#   2. peak RSS of one `process` run per preset, and of a 100-megapixel JPEG;
+#   3. sizes and SSIM of every output, ours and sharp's, against a
+#      reference resize of the oriented source (bench/ssim);
+#   4. the upload path under load (hey against `serve --workers=false`):
+#      requests/s, p50, p99, server RSS;
+#   5. the time from 202 to COMPLETE for an avatar (median of 10).
+# Environment: ROUNDS (5), PRESETS ("avatar gallery hero"), PHOTO, REPEAT_<preset>,
+# LOAD_SECONDS (10), LOAD_CONCURRENCY (50), SKIP_UPLOAD=1, SKIP_BIG=1.
+# Everything it makes goes to bench/out/ (git-ignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=$ROOT/bench/out
+BIN=$ROOT/bin/ximagepipeline
+ROUNDS=${ROUNDS:-5}
+PRESETS=${PRESETS:-avatar gallery hero}
+PHOTO=$(realpath "${PHOTO:-../shared/testdata/images/2569067123_aca715a2ee_o.jpg}")
+SHARP_SRC=$(realpath ../shared/bench/sharp-reference)
+SHARP=$OUT/sharp-reference
+LOAD_SECONDS=${LOAD_SECONDS:-10}
+LOAD_CONCURRENCY=${LOAD_CONCURRENCY:-50}
+declare -A REPEAT=([avatar]=${REPEAT_avatar:-40} [gallery]=${REPEAT_gallery:-8} [hero]=${REPEAT_hero:-5}
+	[member_photo]=${REPEAT_member_photo:-8} [content]=${REPEAT_content:-8})
+mkdir -p "$OUT/bin"
+
+log() { printf '\n== %s\n' "$*"; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else if (NR % 2) print a[(NR+1)/2]; else printf "%.4g\n", (a[NR/2]+a[NR/2+1])/2}'; }
+jsonfield() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p" | tail -1; }
+
+# --- tools -----------------------------------------------------------------
+if [ ! -x /usr/bin/time ]; then
+	log "installing GNU time"
+	apt-get install -y -qq time >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+fi
+command -v vips >/dev/null || { log "installing libvips-tools (vips CLI)"; apt-get install -y -qq libvips-tools >/dev/null; }
+command -v node >/dev/null || { echo "node is needed for the sharp reference" >&2; exit 1; }
+if [ ! -d "$SHARP/node_modules/sharp" ]; then
+	log "installing the sharp reference in $SHARP (a copy: ../shared is read-only)"
+	rm -rf "$SHARP" && mkdir -p "$SHARP"
+	cp "$SHARP_SRC"/package.json "$SHARP_SRC"/package-lock.json "$SHARP_SRC"/process.mjs "$SHARP/"
+	chmod -R u+w "$SHARP"
+	(cd "$SHARP" && npm install --no-audit --no-fund --loglevel=error)
+fi
+cmp -s "$SHARP_SRC/process.mjs" "$SHARP/process.mjs" || cp "$SHARP_SRC/process.mjs" "$SHARP/process.mjs"
+if [ ! -x "$OUT/bin/hey" ]; then
+	log "installing hey"
+	GOBIN=$OUT/bin go install github.com/rakyll/hey@v0.1.5
+fi
+go build -o "$BIN" ./cmd/ximagepipeline
+go build -o "$OUT/bin/ssim" ./bench/ssim
+go build -o "$OUT/bin/latency" ./bench/latency
+
+# --- machine -----------------------------------------------------------------
+log "machine"
+echo "date:       $(date -u +%FT%TZ)"
+echo "cpu:        $(nproc) x $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+echo "memory:     $(free -m | awk '/Mem:/ {print $2 " MB"}')"
+echo "load:       $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
+echo "ours:       libvips $(pkg-config --modversion vips), libwebp $(pkg-config --modversion libwebp), libjpeg-turbo $(dpkg-query -W -f='${Version}' libjpeg62-turbo 2>/dev/null || echo '?'), $(go version | cut -d' ' -f3)"
+echo "sharp:      $(cd "$SHARP" && node --input-type=module -e "import s from 'sharp'; const v=s.versions; console.log('sharp '+v.sharp+', libvips '+v.vips+', libwebp '+v.webp+', mozjpeg '+v.mozjpeg+', node '+process.version)")"
+
+# --- 1. speed ----------------------------------------------------------------
+log "speed: $PHOTO, --threads 1, $ROUNDS rounds alternating (images/s by wall clock as each tool reports it; CPU s/image from user+sys)"
+# CPU seconds per image: ours over n+1 images (process warms up on one
+# image outside its timing), sharp's after node's and sharp's start-up.
+/usr/bin/time -f '%U %S' -o "$OUT/time.node" sh -c "cd '$SHARP' && node --input-type=module -e \"import 'sharp'; import 'blurhash'\""
+NODE_START=$(awk '{print $1+$2}' "$OUT/time.node")
+echo "node + sharp start-up: $NODE_START s CPU (subtracted from sharp's CPU time)"
+summary=()
+for preset in $PRESETS; do
+	n=${REPEAT[$preset]:-8}
+	ratios=() cpuratios=() ours_all=() sharp_all=()
+	printf '%-8s %5s %10s %10s %7s %12s %12s %7s\n' preset round ours sharp ratio "ours cpu/im" "sharp cpu/im" "cpu x"
+	for r in $(seq 1 "$ROUNDS"); do
+		run_ours() { /usr/bin/time -f '%U %S' -o "$OUT/time.ours" "$BIN" process --preset "$preset" --threads 1 --repeat "$n" "$PHOTO" >"$OUT/ours.json"; }
+		run_sharp() { (cd "$SHARP" && /usr/bin/time -f '%U %S' -o "$OUT/time.sharp" node process.mjs --preset "$preset" --threads 1 --repeat "$n" "$PHOTO" >"$OUT/sharp.json"); }
+		if (( r % 2 )); then run_ours; run_sharp; else run_sharp; run_ours; fi
+		o=$(jsonfield imagesPerSecond <"$OUT/ours.json")
+		s=$(jsonfield imagesPerSecond <"$OUT/sharp.json")
+		oc=$(awk -v n="$n" '{printf "%.4f", ($1+$2)/(n+1)}' "$OUT/time.ours")
+		sc=$(awk -v n="$n" -v b="$NODE_START" '{printf "%.4f", ($1+$2-b)/n}' "$OUT/time.sharp")
+		ratio=$(awk -v o="$o" -v s="$s" 'BEGIN {printf "%.2f", o/s}')
+		cratio=$(awk -v o="$oc" -v s="$sc" 'BEGIN {printf "%.2f", s/o}')
+		ratios+=("$ratio") cpuratios+=("$cratio") ours_all+=("$o") sharp_all+=("$s")
+		printf '%-8s %5s %10s %10s %7s %12s %12s %7s\n' "$preset" "$r" "$o" "$s" "$ratio" "$oc" "$sc" "$cratio"
+	done
+	mo=$(printf '%s\n' "${ours_all[@]}" | median)
+	ms=$(printf '%s\n' "${sharp_all[@]}" | median)
+	mr=$(printf '%s\n' "${ratios[@]}" | median)
+	mc=$(printf '%s\n' "${cpuratios[@]}" | median)
+	printf '%-8s %5s %10s %10s %7s %12s %12s %7s\n' "$preset" median "$mo" "$ms" "$mr" "" "" "$mc"
+	summary+=("$(printf '%-8s ours %7s img/s  sharp %7s img/s  ratio %5sx (median of %s rounds; CPU-time ratio %sx)' "$preset" "$mo" "$ms" "$mr" "$ROUNDS" "$mc")")
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- 2. memory -----------------------------------------------------------------
+log "peak RSS of one process run (the photo; --repeat 1, one thread)"
+peak() { /usr/bin/time -v "$@" 2>&1 >/dev/null | sed -n 's/.*Maximum resident set size (kbytes): //p'; }
+for preset in $PRESETS; do
+	o=$(peak "$BIN" process --preset "$preset" --threads 1 "$PHOTO")
+	s=$(cd "$SHARP" && peak node process.mjs --preset "$preset" --threads 1 "$PHOTO")
+	printf '%-8s ours %4d MB   sharp %4d MB\n' "$preset" $((o / 1024)) $((s / 1024))
+done
+if [ -z "${SKIP_BIG:-}" ]; then
+	BIG=$OUT/big-10000x10000.jpg
+	if [ ! -f "$BIG" ]; then
+		# The photo upscaled to the largest allowed pixel count (100 MP), so
+		# that it compresses like a photo.
+		vips thumbnail "$PHOTO" "$BIG[Q=85]" 10000 --height 10000 --size force
+	fi
+	big_mb=$(( $(stat -c %s "$BIG") / 1048576 ))
+	for preset in avatar gallery hero; do
+		o=$(peak "$BIN" process --preset "$preset" --threads 1 "$BIG")
+		printf '100 MP JPEG (%d MB), %-8s ours peak RSS %4d MB\n' "$big_mb" "$preset" $((o / 1024))
+	done
+fi
+
+# --- 3. quality ----------------------------------------------------------------
+log "quality: bytes and SSIM (luma, against a lanczos3 resize of the full oriented source)"
+Q=$OUT/quality
+rm -rf "$Q" && mkdir -p "$Q"
+vips autorot "$PHOTO" "$Q/source.v"
+printf '%-8s %-9s %11s %9s %11s %9s %8s\n' preset output "ours bytes" "ours ssim" "sharp bytes" "sharp ssim" "bytes %"
+for preset in $PRESETS; do
+	"$BIN" process --preset "$preset" --out "$Q/ours-$preset" "$PHOTO" >/dev/null
+	(cd "$SHARP" && node process.mjs --preset "$preset" --out "$Q/sharp-$preset" "$PHOTO" >/dev/null)
+	od=$Q/ours-$preset/$(basename "$PHOTO") sd=$Q/sharp-$preset/$(basename "$PHOTO")
+	for f in "$od"/*; do
+		name=$(basename "$f"); name=${name%.*}
+		s=$sd/$name.webp; [ "$name" = original ] && s=$sd/original
+		[ -f "$s" ] || continue
+		oj=$("$OUT/bin/ssim" -src "$Q/source.v" -tmp "$Q" "$f")
+		sj=$("$OUT/bin/ssim" -src "$Q/source.v" -tmp "$Q" "$s")
+		ob=$(jsonfield bytes <<<"$oj") os=$(jsonfield ssim <<<"$oj")
+		sb=$(jsonfield bytes <<<"$sj") ss=$(jsonfield ssim <<<"$sj")
+		printf '%-8s %-9s %11s %9s %11s %9s %+7.1f%%\n' "$preset" "$name" "$ob" "$os" "$sb" "$ss" \
+			"$(awk -v o="$ob" -v s="$sb" 'BEGIN {print (o/s-1)*100}')"
+	done
+done
+echo "(our original is the source's own bytes with metadata cut out when no rotation or colour"
+echo " conversion is needed; sharp's is a re-encoded JPEG at its default quality 80)"
+
+# --- 4 and 5. upload path ------------------------------------------------------------
+if [ -z "${SKIP_UPLOAD:-}" ]; then
+	SMALL=$OUT/upload-100k.jpg
+	[ -f "$SMALL" ] || vips thumbnail "$PHOTO" "$SMALL[Q=85,strip]" 800 # about 100 KB
+	BODY=$OUT/upload-body.bin BOUNDARY=benchboundary7MA4YWxkTrZu0gW
+	{
+		printf -- '--%s\r\nContent-Disposition: form-data; name="sourceType"\r\n\r\navatar\r\n' "$BOUNDARY"
+		printf -- '--%s\r\nContent-Disposition: form-data; name="sourceId"\r\n\r\nbench-user\r\n' "$BOUNDARY"
+		printf -- '--%s\r\nContent-Disposition: form-data; name="file"; filename="photo.jpg"\r\nContent-Type: image/jpeg\r\n\r\n' "$BOUNDARY"
+		cat "$SMALL"
+		printf -- '\r\n--%s--\r\n' "$BOUNDARY"
+	} >"$BODY"
+	port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+	wait_ready() { for _ in $(seq 100); do curl -fs "http://127.0.0.1:$1/healthz" >/dev/null && return; sleep 0.1; done; echo "server did not start" >&2; exit 1; }
+	rss() { awk '/^'"$2"':/ {print int($2/1024)}' "/proc/$1/status"; }
+
+	log "upload path: hey -z ${LOAD_SECONDS}s -c $LOAD_CONCURRENCY, $(( $(stat -c %s "$SMALL") / 1024 )) KB JPEG, serve --workers=false, SQLite + local storage"
+	DATA=$(mktemp -d "$OUT/serve-XXXX") PORT=$(port)
+	"$BIN" serve --workers=false --data-dir "$DATA" --addr "127.0.0.1:$PORT" --log-level error &
+	SERVER=$!
+	trap 'kill $SERVER 2>/dev/null || true' EXIT
+	wait_ready "$PORT"
+	URL=http://127.0.0.1:$PORT/image-pipeline/upload
+	"$OUT/bin/hey" -n 200 -c 10 -m POST -T "multipart/form-data; boundary=$BOUNDARY" -D "$BODY" "$URL" >/dev/null # warm-up
+	"$OUT/bin/hey" -z "${LOAD_SECONDS}s" -c "$LOAD_CONCURRENCY" -m POST -T "multipart/form-data; boundary=$BOUNDARY" -D "$BODY" "$URL" >"$OUT/hey.txt"
+	echo "requests/s: $(awk '/Requests\/sec/ {print $2}' "$OUT/hey.txt")"
+	echo "p50:        $(awk '/ 50%+ in/ {print $3*1000 " ms"}' "$OUT/hey.txt")"
+	echo "p99:        $(awk '/ 99%+ in/ {print $3*1000 " ms"}' "$OUT/hey.txt")"
+	echo "status:     $(sed -n '/Status code distribution/,/^$/p' "$OUT/hey.txt" | tail -n +2 | tr -s ' ' | paste -sd' ')"
+	echo "server RSS: $(rss $SERVER VmRSS) MB now, $(rss $SERVER VmHWM) MB peak"
+	echo "load:       $(cut -d' ' -f1-3 /proc/loadavg)"
+	kill $SERVER; wait $SERVER 2>/dev/null || true
+	rm -rf "$DATA"
+
+	log "202 to COMPLETE for an avatar of the photo (serve with workers, one upload at a time, median of 10)"
+	DATA=$(mktemp -d "$OUT/serve-XXXX") PORT=$(port)
+	"$BIN" serve --data-dir "$DATA" --addr "127.0.0.1:$PORT" --log-level error &
+	SERVER=$!
+	wait_ready "$PORT"
+	"$OUT/bin/latency" -url "http://127.0.0.1:$PORT/image-pipeline" -type avatar -n 10 "$PHOTO" >"$OUT/latency.json"
+	echo "202 to COMPLETE: $(tail -1 "$OUT/latency.json")"
+	echo "worker RSS: $(rss $SERVER VmHWM) MB peak"
+	kill $SERVER; wait $SERVER 2>/dev/null || true
+	trap - EXIT
+	rm -rf "$DATA"
+fi
+
+log "summary (ratios are ours/sharp images per second in the same run)"
+printf '%s\n' "${summary[@]}"
