@@ -41,14 +41,17 @@ type SourceType struct {
 
 // Defaults of the contract (section 4).
 const (
-	DefaultPrefix        = "/image-pipeline"
-	DefaultDataDir       = "./data"
-	DefaultMaxFileSize   = 50 << 20    // 50 MiB
-	DefaultMaxPixels     = 100_000_000 // 100 megapixels
-	DefaultMaxAttempts   = 3
-	DefaultStagingPath   = "staging"
-	DefaultMediaPath     = "media"
-	DefaultOriginalsPath = "originals"
+	DefaultPrefix      = "/image-pipeline"
+	DefaultDataDir     = "./data"
+	DefaultMaxFileSize = 50 << 20    // 50 MiB
+	DefaultMaxPixels   = 100_000_000 // 100 megapixels
+	DefaultMaxAttempts = 3
+	// DefaultMaxConcurrentUploads bounds memory: each upload in flight holds
+	// a few buffers of 32 KB while streaming.
+	DefaultMaxConcurrentUploads = 256
+	DefaultStagingPath          = "staging"
+	DefaultMediaPath            = "media"
+	DefaultOriginalsPath        = "originals"
 	// DefaultRetryBackoff is the first retry's delay; each later one doubles it.
 	DefaultRetryBackoff = 2 * time.Second
 	// DefaultJobTimeout bounds one processing attempt; a 100 MP image takes
@@ -123,6 +126,10 @@ type Config struct {
 	MediaPath     string // default "media"
 	OriginalsPath string // default "originals"
 
+	// MaxConcurrentUploads bounds the uploads received at once by Handler;
+	// past it uploads answer 503 BUSY with Retry-After. Default 256.
+	MaxConcurrentUploads int
+
 	// DisableWorkers runs the API only: jobs wait for a worker elsewhere.
 	DisableWorkers bool
 	// Concurrency is the number of jobs processed at once. Default: the CPU count.
@@ -189,6 +196,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = runtime.NumCPU()
+	}
+	if c.MaxConcurrentUploads == 0 {
+		c.MaxConcurrentUploads = DefaultMaxConcurrentUploads
 	}
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts = DefaultMaxAttempts

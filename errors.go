@@ -43,6 +43,7 @@ var (
 	ErrBadUpload          = &Error{Status: http.StatusBadRequest, Code: "BAD_UPLOAD", Message: "Upload could not be read"}
 	ErrStorage            = &Error{Status: http.StatusInternalServerError, Code: "STORAGE_ERROR", Message: "Failed to upload file to storage"}
 	ErrQueue              = &Error{Status: http.StatusInternalServerError, Code: "QUEUE_ERROR", Message: "Failed to create processing job"}
+	ErrBusy               = &Error{Status: http.StatusServiceUnavailable, Code: "BUSY", Message: "Too many uploads in progress, retry later"}
 	ErrJobNotFound        = &Error{Status: http.StatusNotFound, Code: "JOB_NOT_FOUND", Message: "Job not found"}
 	ErrMediaNotFound      = &Error{Status: http.StatusNotFound, Code: "MEDIA_NOT_FOUND", Message: "Media not found"}
 )

@@ -29,29 +29,57 @@ func (p *Pipeline) Handler() http.Handler {
 		files := p.local.Handler(p.layout.Media+"/", p.layout.Originals+"/")
 		mux.Handle("GET "+pre+"/files/", http.StripPrefix(pre+"/files/", files))
 	}
-	return mux
+	return p.withRequestLog(mux)
 }
 
-// handleUpload reads the multipart body part by part, streaming the file to
-// staging as it arrives: fields may come before or after it.
+// handleUpload answers an upload: 202 with the job id, or the refusal.
 func (p *Pipeline) handleUpload(w http.ResponseWriter, r *http.Request) {
-	// Room for the fields and multipart framing beside the largest file.
-	r.Body = http.MaxBytesReader(w, r.Body, p.cfg.MaxFileSize+1<<20)
+	// A bounded number of uploads are received at once; past that the
+	// client is told to come back rather than the server running out of
+	// memory or file handles.
+	select {
+	case p.uploadSlots <- struct{}{}:
+		defer func() { <-p.uploadSlots }()
+	default:
+		p.countUpload(ErrBusy, time.Time{})
+		w.Header().Set("Retry-After", "1")
+		writeError(w, ErrBusy)
+		return
+	}
+	start := time.Now()
+	r.Body = http.MaxBytesReader(w, r.Body, p.cfg.MaxFileSize+1<<20) // room for fields and framing
+	jobID, err := p.readUpload(r)
+	p.countUpload(err, start)
+	if err != nil {
+		p.fail(w, r, err, ErrBadUpload)
+		return
+	}
+	p.cfg.Logger.Info("upload accepted", "request_id", RequestID(r.Context()), "job_id", jobID)
+	writeJSON(w, http.StatusAccepted, map[string]string{
+		"jobId":     jobID,
+		"message":   "File uploaded. Processing started.",
+		"statusUrl": p.cfg.Prefix + "/status/" + jobID,
+	})
+}
+
+// readUpload reads the multipart body part by part, streaming the file to
+// staging as it arrives (fields may come before or after it), then queues
+// the job. On a refusal nothing stays staged.
+func (p *Pipeline) readUpload(r *http.Request) (string, error) {
 	mr, err := r.MultipartReader()
 	if err != nil {
-		writeError(w, ErrNoFile)
-		return
+		return "", ErrNoFile
 	}
 	var (
 		sourceType, sourceID string
 		jobID                string // set once the file is staged
 		gotType, gotID       bool
 	)
-	fail := func(err error) {
+	fail := func(err error) (string, error) {
 		if jobID != "" {
 			p.discard(p.layout.Staged(jobID))
 		}
-		p.fail(w, r, err, ErrBadUpload)
+		return "", err
 	}
 	for {
 		part, err := mr.NextPart()
@@ -60,11 +88,9 @@ func (p *Pipeline) handleUpload(w http.ResponseWriter, r *http.Request) {
 		}
 		if err != nil {
 			if jobID == "" && errors.Is(err, io.EOF) {
-				fail(ErrNoFile) // the body ended (an empty one, say) before any file
-			} else {
-				fail(readError(err, p.cfg.MaxFileSize))
+				return fail(ErrNoFile) // the body ended (an empty one, say) before any file
 			}
-			return
+			return fail(readError(err, p.cfg.MaxFileSize))
 		}
 		switch part.FormName() {
 		case "sourceType":
@@ -83,8 +109,7 @@ func (p *Pipeline) handleUpload(w http.ResponseWriter, r *http.Request) {
 			// With both fields known, refuse before reading the file.
 			if gotType && gotID {
 				if err := p.checkFields(sourceType, sourceID); err != nil {
-					fail(err)
-					return
+					return fail(err)
 				}
 			}
 			id := newID("job_")
@@ -98,30 +123,22 @@ func (p *Pipeline) handleUpload(w http.ResponseWriter, r *http.Request) {
 						}
 					}
 				}
-				fail(err)
-				return
+				return fail(err)
 			}
 			jobID = id
 		}
 		part.Close()
 	}
 	if jobID == "" {
-		fail(ErrNoFile)
-		return
+		return fail(ErrNoFile)
 	}
 	if err := p.checkFields(sourceType, sourceID); err != nil {
-		fail(err)
-		return
+		return fail(err)
 	}
 	if err := p.enqueue(r.Context(), jobID, sourceType, sourceID); err != nil {
-		p.fail(w, r, err, ErrQueue)
-		return
+		return "", err // enqueue removed the staged file
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{
-		"jobId":     jobID,
-		"message":   "File uploaded. Processing started.",
-		"statusUrl": p.cfg.Prefix + "/status/" + jobID,
-	})
+	return jobID, nil
 }
 
 // fieldsAfter reads the rest of a form for its fields after a refused

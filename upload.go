@@ -26,7 +26,8 @@ type UploadRequest struct {
 // Upload validates and stages an image and queues its processing. It returns
 // the job id at once; refusals are *Error values with the contract's message
 // and code, checked in the contract's order.
-func (p *Pipeline) Upload(ctx context.Context, req UploadRequest) (string, error) {
+func (p *Pipeline) Upload(ctx context.Context, req UploadRequest) (jobID string, err error) {
+	defer func(start time.Time) { p.countUpload(err, start) }(time.Now())
 	if req.File == nil {
 		return "", ErrNoFile
 	}
@@ -38,7 +39,7 @@ func (p *Pipeline) Upload(ctx context.Context, req UploadRequest) (string, error
 	if err := p.checkFields(req.SourceType, req.SourceID); err != nil {
 		return "", err
 	}
-	jobID := newID("job_")
+	jobID = newID("job_")
 	if err := p.stage(ctx, jobID, file); err != nil {
 		return "", err
 	}

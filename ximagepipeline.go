@@ -111,6 +111,9 @@ type Pipeline struct {
 	local   *local.Store // the default storage, served by Handler; nil otherwise
 	layout  storage.Layout
 	waiters waiters // requests waiting for a job to finish
+	metrics *metrics
+	// uploadSlots holds a token per upload being received.
+	uploadSlots chan struct{}
 }
 
 // New validates cfg, opens the database and storage, applies migrations and
@@ -122,7 +125,7 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 	}
 	imaging.Start(imagingConfig(cfg))
 
-	p := &Pipeline{cfg: cfg, storage: cfg.Storage, layout: storage.Layout{
+	p := &Pipeline{cfg: cfg, storage: cfg.Storage, uploadSlots: make(chan struct{}, cfg.MaxConcurrentUploads), layout: storage.Layout{
 		Staging: cfg.StagingPath, Media: cfg.MediaPath, Originals: cfg.OriginalsPath,
 	}}
 	if p.storage == nil {
@@ -148,7 +151,7 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 	w := &worker.Worker{
 		Store: st, Storage: p.storage, Layout: p.layout, Recipes: recipes(cfg),
 		MaxFileSize: cfg.MaxFileSize, StagingGrace: cfg.StagingGrace, Logger: cfg.Logger,
-		Started: p.waiters.wake, Finished: p.waiters.wake,
+		Observer: observer{p},
 	}
 	p.queue, err = queue.New(queue.Config{
 		DB: st.DB(), Pool: st.Pool(), Work: !cfg.DisableWorkers,
@@ -161,6 +164,7 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 		return nil, err
 	}
 	w.Queue = p.queue
+	p.metrics = newMetrics(p)
 	// The workers live until Close, not until the caller's ctx ends.
 	if err := p.queue.Start(context.WithoutCancel(ctx)); err != nil {
 		st.Close()

@@ -51,6 +51,7 @@ func serve(ctx context.Context, addr string, cfg ximagepipeline.Config) error {
 		prefix = ximagepipeline.DefaultPrefix
 	}
 	mux.Handle(prefix+"/", api)
+	mux.Handle("GET /metrics", p.MetricsHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

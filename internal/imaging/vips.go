@@ -252,6 +252,7 @@ func readVipsHeader(buf cBuffer) (vipsHeader, error) {
 type vimage struct{ p *C.VipsImage }
 
 func (im vimage) Close()      { C.g_object_unref(C.gpointer(im.p)) }
+func (im vimage) ref()        { C.g_object_ref(C.gpointer(im.p)) }
 func (im vimage) Width() int  { return int(C.vips_image_get_width(im.p)) }
 func (im vimage) Height() int { return int(C.vips_image_get_height(im.p)) }
 func (im vimage) Bands() int  { return int(C.vips_image_get_bands(im.p)) }

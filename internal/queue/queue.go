@@ -100,6 +100,7 @@ type Queue struct {
 	runner   client                 // works jobs; nil when Work is false
 	reader   client                 // looks jobs up
 	maxTries int
+	db       *sql.DB
 }
 
 // Migrate applies River's own migrations.
@@ -128,7 +129,7 @@ func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error
 // New builds the queue. With Work set, Start runs cfg.Concurrency workers
 // calling h.
 func New(cfg Config, h Handler) (*Queue, error) {
-	q := &Queue{maxTries: cfg.MaxAttempts}
+	q := &Queue{maxTries: cfg.MaxAttempts, db: cfg.DB}
 	rc := &river.Config{
 		Logger:               cfg.Logger,
 		MaxAttempts:          cfg.MaxAttempts,
@@ -221,6 +222,15 @@ func (q *Queue) Status(ctx context.Context, queueJobID int64) (Status, error) {
 		s.State = Waiting
 	}
 	return s, nil
+}
+
+// Depth counts the jobs waiting to be worked: queued, scheduled or waiting
+// for a retry.
+func (q *Queue) Depth(ctx context.Context) (int, error) {
+	var n int
+	err := q.db.QueryRowContext(ctx,
+		`SELECT count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'pending')`).Scan(&n)
+	return n, err
 }
 
 // Start starts the workers, if any.

@@ -43,14 +43,24 @@ type Worker struct {
 	MaxFileSize  int64
 	StagingGrace time.Duration
 	Logger       *slog.Logger
-	// Started and Finished, when set, are told of each job that starts an
-	// attempt and of each that ends (to wake requests waiting on it).
-	Started, Finished func(jobID string)
+	// Observer, when set, is told of every attempt (waiters, metrics).
+	Observer Observer
 	// Queue tells the sweep whether an unfinished job is still alive.
 	Queue interface {
 		Status(ctx context.Context, queueJobID int64) (queue.Status, error)
 	}
 }
+
+// Observer is told when an attempt starts and how it ends.
+type Observer interface {
+	AttemptStarted(jobID string)
+	// AttemptEnded gets the attempt's result: COMPLETE, REJECTED, FAILED,
+	// or RETRY for a failure that will be tried again.
+	AttemptEnded(jobID, sourceType, result string, took time.Duration)
+}
+
+// Result of an attempt that ends without an outcome: it will be retried.
+const Retry = "RETRY"
 
 // MediaID is the id of the media a job makes. Deriving it from the job makes
 // a retried or rescued job write to the same keys, so it never leaves a
@@ -71,13 +81,17 @@ func (w *Worker) Process(ctx context.Context, jobID string, attempt, maxAttempts
 	}
 	log := w.Logger.With("job_id", jobID, "attempt", attempt)
 	start := time.Now()
-	w.tell(w.Started, jobID)
-	defer w.tell(w.Finished, jobID)
+	result := Retry
+	if w.Observer != nil {
+		w.Observer.AttemptStarted(jobID)
+		defer func() { w.Observer.AttemptEnded(jobID, job.SourceType, result, time.Since(start)) }()
+	}
 	err = w.process(ctx, job, attempt)
 	var perm permanent
 	final := errors.As(err, &perm) || attempt >= maxAttempts
 	switch {
 	case err == nil:
+		result = store.Complete
 		log.Info("job complete", "source_type", job.SourceType, "ms", time.Since(start).Milliseconds())
 		w.removeStaged(ctx, job)
 		return nil
@@ -94,15 +108,10 @@ func (w *Worker) Process(ctx context.Context, jobID string, attempt, maxAttempts
 	if ferr := w.Store.FinishJob(bg, job); ferr != nil {
 		return ferr // the queue retries or rescues; the outcome is written then
 	}
+	result = store.Failed
 	w.removeOutputs(bg, job)
 	w.removeStaged(bg, job)
 	return queue.Permanent(err)
-}
-
-func (w *Worker) tell(fn func(string), jobID string) {
-	if fn != nil {
-		fn(jobID)
-	}
 }
 
 // permanent is a failure no retry can fix.

@@ -120,24 +120,28 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 // Delete removes empty directories, so a concurrent Delete can remove dir
 // between MkdirAll and the create: that race is retried a few times.
 func (s *Store) createTemp(dir string) (*os.File, string, error) {
-	var lastErr error
-	for range 5 {
-		if err := s.root.MkdirAll(dir, 0o755); err != nil {
-			return nil, "", err
+	var err error
+	for range 10 {
+		// A concurrent Delete pruning these directories makes os.Root's
+		// MkdirAll fail with ENOENT (a parent vanished before the next
+		// level was made) or EEXIST (the last level existed at mkdirat,
+		// then vanished before it was checked). Both pass on a retry.
+		if err = s.root.MkdirAll(dir, 0o755); err == nil {
+			var b [12]byte
+			rand.Read(b[:])
+			tmp := path.Join(dir, tmpPrefix+hex.EncodeToString(b[:]))
+			var f *os.File
+			if f, err = s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
+				// The directory holds a file now, so Delete cannot remove it
+				// before the rename.
+				return f, tmp, nil
+			}
 		}
-		var b [12]byte
-		rand.Read(b[:])
-		tmp := path.Join(dir, tmpPrefix+hex.EncodeToString(b[:]))
-		f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err == nil {
-			return f, tmp, nil
-		}
-		lastErr = err
-		if !errors.Is(err, fs.ErrNotExist) {
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrExist) {
 			break
 		}
 	}
-	return nil, "", lastErr
+	return nil, "", err
 }
 
 // Get opens the file of key. It returns an error wrapping storage.ErrNotFound
@@ -179,7 +183,8 @@ func (s *Store) open(key string) (*os.File, error) {
 }
 
 // Delete removes the file of key, then the directories that became empty,
-// so deleting a media item leaves no empty tree behind.
+// so deleting a media item leaves no empty tree behind. (Put retries when
+// this races with its MkdirAll.)
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := validateKey(key); err != nil {
 		return err

@@ -3,12 +3,14 @@ package local_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ximagepipeline/ximagepipeline/storage"
@@ -278,5 +280,37 @@ func TestHandlerWithoutPrefixesServesNothing(t *testing.T) {
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/media/a.webp", nil))
 	if rec.Code != http.StatusNotFound {
 		t.Fatalf("Handler() served %d, want 404", rec.Code)
+	}
+}
+
+// Delete prunes empty directories; Puts into the same directories at the
+// same time must still succeed (staging/ empties and refills constantly).
+func TestPutDeleteRaceOnEmptyDirectories(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, "")
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Go(func() {
+			key := fmt.Sprintf("staging/deep/er/job%d", i)
+			for range 200 {
+				if err := s.Put(t.Context(), key, strings.NewReader("x"), 1, ""); err != nil {
+					errs <- err
+					return
+				}
+				if err := s.Delete(t.Context(), key); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), "staging")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("staging/ left behind after every object was deleted (err %v)", err)
 	}
 }

@@ -194,9 +194,6 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.Object)
 	if err := validatePrefix(prefix); err != nil {
 		return err
 	}
-	// Cancelling stops minio-go's listing goroutine when fn stops early.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	strip := ""
 	if s.cfg.Prefix != "" {
 		strip = s.cfg.Prefix + "/"

@@ -106,6 +106,9 @@ func (srv *S3Server) start(t testing.TB, bin string) error {
 	// would otherwise override or add to them.
 	cmd.Env = filterEnv(os.Environ(), "ROOT_ACCESS_KEY", "ROOT_SECRET", "VGW_")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
+	// Die with the test binary, even when it is killed by -timeout and
+	// no Cleanup runs (Linux only; elsewhere Cleanup alone stops it).
+	cmd.SysProcAttr = dieWithParent()
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -116,6 +119,7 @@ func (srv *S3Server) start(t testing.TB, bin string) error {
 		<-exited
 	}
 
+	probe := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		select {
@@ -124,7 +128,7 @@ func (srv *S3Server) start(t testing.TB, bin string) error {
 		default:
 		}
 		// Any HTTP answer (an anonymous request gets 403) means it serves.
-		resp, err := http.Get("http://" + endpoint + "/")
+		resp, err := probe.Get("http://" + endpoint + "/")
 		if err == nil {
 			resp.Body.Close()
 			break
@@ -146,7 +150,12 @@ func (srv *S3Server) start(t testing.TB, bin string) error {
 	return nil
 }
 
-// NewBucket creates an empty bucket with a random name and returns it.
+// PinnedPrefixes are the top-level directories of the storage layout that
+// NewBucket pins; see PinPrefixes.
+var PinnedPrefixes = []string{"staging/", "media/", "originals/"}
+
+// NewBucket creates a bucket with a random name, pins PinnedPrefixes in it,
+// and returns its name.
 func (srv *S3Server) NewBucket(t testing.TB) string {
 	t.Helper()
 	name := "test-" + randomHex(8)
@@ -155,7 +164,29 @@ func (srv *S3Server) NewBucket(t testing.TB) string {
 	if err := srv.Client.MakeBucket(ctx, name, minio.MakeBucketOptions{Region: srv.Region}); err != nil {
 		t.Fatalf("storagetest: create bucket %q: %v", name, err)
 	}
+	srv.PinPrefixes(t, name, PinnedPrefixes...)
 	return name
+}
+
+// PinPrefixes stores an empty "directory object" (key ending in '/') for
+// each prefix. versitygw's posix backend deletes the directories an object
+// leaves empty, and in v1.8.0 a PutObject whose MkdirAll races that removal
+// fails with 409 ExistingObjectIsDirectory: staging/ empties and refills
+// constantly, so tests would flake. A directory stored as an object is
+// never removed. Real S3 has no directories and no such race. Directory
+// objects are skipped by storage/s3's List.
+func (srv *S3Server) PinPrefixes(t testing.TB, bucket string, prefixes ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, p := range prefixes {
+		if !strings.HasSuffix(p, "/") {
+			p += "/"
+		}
+		if _, err := srv.Client.PutObject(ctx, bucket, p, bytes.NewReader(nil), 0, minio.PutObjectOptions{}); err != nil {
+			t.Fatalf("storagetest: pin %q in bucket %q: %v", p, bucket, err)
+		}
+	}
 }
 
 // AllowAnonymousRead gives everyone s3:GetObject on bucket, as a public

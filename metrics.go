@@ -1,0 +1,89 @@
+package ximagepipeline
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the pipeline's Prometheus series, in a registry of its own
+// so that several pipelines (tests, a host app) never collide.
+type metrics struct {
+	registry      *prometheus.Registry
+	uploads       *prometheus.CounterVec   // by outcome: accepted or a refusal code
+	uploadSeconds prometheus.Histogram     // receiving, checking and staging an upload
+	attempts      *prometheus.CounterVec   // by source type and result
+	attemptTime   *prometheus.HistogramVec // by source type and result
+	inFlight      prometheus.Gauge
+}
+
+func newMetrics(p *Pipeline) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		uploads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ximagepipeline_uploads_total", Help: "Uploads by outcome: accepted, or the refusal's code.",
+		}, []string{"outcome"}),
+		uploadSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "ximagepipeline_upload_seconds", Help: "Time to receive, check, stage and queue an accepted upload.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ximagepipeline_job_attempts_total", Help: "Processing attempts by source type and result (COMPLETE, REJECTED, FAILED, RETRY).",
+		}, []string{"source_type", "result"}),
+		attemptTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ximagepipeline_job_attempt_seconds", Help: "Time of a processing attempt (read, process, moderate, store).",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
+		}, []string{"source_type", "result"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ximagepipeline_jobs_in_flight", Help: "Jobs being processed by this process.",
+		}),
+	}
+	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ximagepipeline_queue_depth", Help: "Jobs waiting to be processed (queued or waiting for a retry).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := p.queue.Depth(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+	m.registry.MustRegister(m.uploads, m.uploadSeconds, m.attempts, m.attemptTime, m.inFlight, depth,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// MetricsHandler serves the pipeline's metrics in the Prometheus format.
+func (p *Pipeline) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(p.metrics.registry, promhttp.HandlerOpts{})
+}
+
+// observer feeds the waiters and the metrics from the worker's attempts.
+type observer struct{ p *Pipeline }
+
+func (o observer) AttemptStarted(jobID string) {
+	o.p.metrics.inFlight.Inc()
+	o.p.waiters.wake(jobID)
+}
+
+func (o observer) AttemptEnded(jobID, sourceType, result string, took time.Duration) {
+	o.p.metrics.inFlight.Dec()
+	o.p.metrics.attempts.WithLabelValues(sourceType, result).Inc()
+	o.p.metrics.attemptTime.WithLabelValues(sourceType, result).Observe(took.Seconds())
+	o.p.waiters.wake(jobID)
+}
+
+// countUpload records an upload's outcome, and its time when accepted.
+func (p *Pipeline) countUpload(err error, start time.Time) {
+	if err == nil {
+		p.metrics.uploads.WithLabelValues("accepted").Inc()
+		p.metrics.uploadSeconds.Observe(time.Since(start).Seconds())
+		return
+	}
+	p.metrics.uploads.WithLabelValues(asError(err, ErrBadUpload).Code).Inc()
+}
