@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -17,9 +18,14 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), workerCommand(), migrateCommand(), processCommand())
+	root.AddCommand(serveCommand(), workerCommand(), migrateCommand(), processCommand(),
+		uploadCommand(), statusCommand(), mediaCommand(), configCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "ximagepipeline:", err)
-		os.Exit(1)
+		var ec exitCodeError
+		if errors.As(err, &ec) {
+			os.Exit(ec.code)
+		}
+		os.Exit(exitError)
 	}
 }

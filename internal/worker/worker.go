@@ -138,7 +138,7 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int) error 
 	}
 	res, err := imaging.Process(ctx, src, recipe.Options())
 	if errors.Is(err, imaging.ErrUndecodable) {
-		return permanent{"Image could not be decoded: " + err.Error()}
+		return permanent{"Image could not be decoded: " + strings.TrimPrefix(err.Error(), imaging.ErrUndecodable.Error()+": ")}
 	}
 	if err != nil {
 		return fmt.Errorf("imaging: %w", err)

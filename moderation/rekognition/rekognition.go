@@ -5,6 +5,7 @@
 package rekognition
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -158,7 +159,7 @@ func (m *Moderator) result(labels []types.ModerationLabel) moderation.Result {
 			}
 			return 1
 		}
-		return compareStrings(a, b)
+		return cmp.Compare(a, b)
 	})
 	if len(res.Flags) > 0 {
 		res.Confidence = best[res.Flags[0]]
@@ -178,14 +179,4 @@ func (m *Moderator) flagOf(name, parent string, parents map[string]string) strin
 		name, parent = parent, parents[parent]
 	}
 	return ""
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -139,10 +139,16 @@ func (s *Store) ObjectKey(key string) string {
 
 // Put uploads r. A known size up to PartSize goes in one PUT, anything
 // larger or of size -1 as a multipart upload holding one part in memory at
-// a time. A reader shorter than a known size fails the Put.
+// a time. A reader shorter or longer than a known size fails the Put.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
 	if err := validateKey(key); err != nil {
 		return err
+	}
+	if size >= 0 {
+		// net/http drains a body longer than its Content-Length to report
+		// the mismatch, ignoring ctx: an endless reader would hang the Put.
+		// One byte past size is enough to fail it.
+		r = io.LimitReader(r, size+1)
 	}
 	_, err := s.client.PutObject(ctx, s.cfg.Bucket, s.ObjectKey(key), r, size, minio.PutObjectOptions{
 		ContentType:  contentType,

@@ -248,8 +248,9 @@ func testListStopsAtError(t *testing.T, s storage.Storage, ns string) {
 }
 
 // testFailedPut checks that a Put whose reader fails, whose context is
-// cancelled, or whose reader is shorter than the declared size returns an
-// error and leaves no object behind.
+// cancelled, or whose reader is shorter or longer than the declared size
+// returns an error, in time, and leaves no object behind. The readers of
+// "cancel" and "long" never end: a Put must not drain them.
 func testFailedPut(t *testing.T, s storage.Storage, ns string) {
 	errBroken := errors.New("client went away")
 	tests := []struct {
@@ -267,6 +268,7 @@ func testFailedPut(t *testing.T, s storage.Storage, ns string) {
 		{"cancel/size=-1", -1, 1 << 20, "cancel"},
 		{"cancel/size=-1/after-parts", -1, 11 << 20, "cancel"},
 		{"short/size=known", 2 << 20, 1 << 20, "short"},
+		{"long/size=known", 1 << 20, 1 << 40, "long"},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
