@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ximagepipeline/ximagepipeline/moderation"
 	"github.com/ximagepipeline/ximagepipeline/storage"
 )
 
@@ -37,6 +38,9 @@ type SourceType struct {
 	Quality       int      `json:"quality" yaml:"quality"`             // WebP/AVIF quality, 1-100
 	StoreOriginal bool     `json:"storeOriginal" yaml:"storeOriginal"` // keep the metadata-free original
 	Formats       []string `json:"formats" yaml:"formats"`             // default ["webp"]; "avif" may be added
+	// Moderation overrides Config.Moderation for this source type (turn it
+	// off, change what rejects). Default nil: Config.Moderation applies.
+	Moderation *moderation.Policy `json:"moderation,omitempty" yaml:"moderation"`
 }
 
 // Defaults of the contract (section 4).
@@ -142,6 +146,15 @@ type Config struct {
 	CleanupInterval time.Duration // default 10m
 	StagingGrace    time.Duration // default 1h
 
+	// Moderator checks every upload before anything of it is published
+	// (package moderation; built-ins in moderation/httpmod and
+	// moderation/rekognition). Default nil: no moderation.
+	Moderator moderation.Moderator
+	// Moderation is the policy of source types that have none of their own.
+	// The zero value rejects on any flag and fails a job whose image could
+	// not be checked after MaxAttempts (FailOpen publishes it instead).
+	Moderation moderation.Policy
+
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -245,6 +258,11 @@ func (c Config) validate() error {
 		if st.Quality < 1 || st.Quality > 100 {
 			return fmt.Errorf("config: source type %q: quality %d is not in 1..100", name, st.Quality)
 		}
+		if st.Moderation != nil {
+			if err := validPolicy(*st.Moderation); err != nil {
+				return fmt.Errorf("config: source type %q: %w", name, err)
+			}
+		}
 		if st.Formats[0] != "webp" {
 			return fmt.Errorf("config: source type %q: formats must start with \"webp\" (got %v)", name, st.Formats)
 		}
@@ -277,6 +295,9 @@ func (c Config) validate() error {
 	if c.MaxFileSize < 0 || c.MaxPixels < 0 || c.MaxAttempts < 1 || c.Concurrency < 0 {
 		return fmt.Errorf("config: maxFileSize, maxPixels and concurrency must be positive, maxAttempts at least 1")
 	}
+	if err := validPolicy(c.Moderation); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	if c.RescueAfter <= c.JobTimeout {
 		return fmt.Errorf("config: rescueAfter (%s) must exceed jobTimeout (%s)", c.RescueAfter, c.JobTimeout)
 	}
@@ -284,6 +305,13 @@ func (c Config) validate() error {
 		if !validID(p) {
 			return fmt.Errorf("config: storage path %q must be one plain segment", p)
 		}
+	}
+	return nil
+}
+
+func validPolicy(p moderation.Policy) error {
+	if p.MinConfidence < 0 || p.MinConfidence > 1 {
+		return fmt.Errorf("moderation minConfidence %v is not in 0..1", p.MinConfidence)
 	}
 	return nil
 }

@@ -358,3 +358,25 @@ func TestUploadQueueError(t *testing.T) {
 }
 
 var _ storage.Storage = (*failingStorage)(nil)
+
+// TestUploadAllowedTypes: a pipeline that allows JPEG only refuses a PNG,
+// GIF and WebP by their bytes, and still takes a JPEG.
+func TestUploadAllowedTypes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(cfg *xip.Config) { cfg.DisableWorkers = true; cfg.AllowedTypes = []string{"image/jpeg"} })
+	for _, c := range []struct {
+		data []byte
+		mime string
+	}{
+		{testimages.PNG(testimages.Quadrants(20, 20)), "image/png"},
+		{testimages.AnimatedGIF(20, 20, testimages.Red), "image/gif"},
+		{[]byte("RIFF\x24\x00\x00\x00WEBPVP8 \x18\x00\x00\x00"), "image/webp"},
+	} {
+		code, body := e.upload(field("sourceType", "gallery"), field("sourceId", "u"), part{name: "file", filename: "a.jpg", contentType: "image/jpeg", data: c.data})
+		if want := errBody("File type "+c.mime+" not allowed", "FILE_TYPE_NOT_ALLOWED"); code != 400 || !jsonEqual(body, want) {
+			t.Errorf("%s: got %d %v, want 400 %v", c.mime, code, body, want)
+		}
+	}
+	e.assertNothingStaged()
+	e.uploadOK("gallery", "u", "a.jpg", testimages.JPEG(testimages.Quadrants(20, 20), 80))
+}

@@ -151,7 +151,7 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 	w := &worker.Worker{
 		Store: st, Storage: p.storage, Layout: p.layout, Recipes: recipes(cfg),
 		MaxFileSize: cfg.MaxFileSize, StagingGrace: cfg.StagingGrace, Logger: cfg.Logger,
-		Observer: observer{p},
+		Observer: observer{p}, Moderator: cfg.Moderator,
 	}
 	p.queue, err = queue.New(queue.Config{
 		DB: st.DB(), Pool: st.Pool(), Work: !cfg.DisableWorkers,
@@ -189,6 +189,14 @@ func recipes(cfg Config) map[string]worker.Recipe {
 		for _, v := range st.Variants {
 			spec := cfg.Variants[v]
 			r.Variants = append(r.Variants, imaging.Variant{Name: v, Width: spec.Width, Height: spec.Height, Fit: imaging.Fit(spec.Fit)})
+		}
+		if policy := cfg.Moderation; cfg.Moderator != nil {
+			if st.Moderation != nil {
+				policy = *st.Moderation
+			}
+			if !policy.Disabled {
+				r.Moderation = &policy
+			}
 		}
 		out[name] = r
 	}

@@ -132,15 +132,14 @@ type Details struct {
 	Confidence float64  `json:"confidence"`
 	// Annotations are flags found that do not reject under the policy.
 	Annotations []string `json:"annotations,omitempty"`
-	Provider    string   `json:"provider,omitempty"`
-	Labels      []Label  `json:"labels,omitempty"`
+	// Labels are the provider's raw findings, when it gives them.
+	Labels []Label `json:"labels,omitempty"`
 }
 
 // Details returns the record of a decision on r, as JSON.
 func (d Decision) Details(r Result) []byte {
 	b, _ := json.Marshal(Details{
-		Flags: nonNil(d.Rejecting), Confidence: r.Confidence, Annotations: d.Annotations,
-		Provider: r.Provider, Labels: r.Labels,
+		Flags: nonNil(d.Rejecting), Confidence: r.Confidence, Annotations: d.Annotations, Labels: r.Labels,
 	})
 	return b
 }

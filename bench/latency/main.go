@@ -1,7 +1,8 @@
 // Command latency measures the time from an upload's 202 to its job's
-// COMPLETE status against a running server, one upload at a time, polling
-// the status every -poll. It prints one JSON line per upload and a summary
-// with the median, min and max.
+// COMPLETE status against a running server, one upload at a time. It
+// long-polls the status (?wait=30s answers as soon as the job is final) and,
+// should the server answer early, asks again after -poll. It prints one
+// JSON line per upload and a summary with the median, min and max.
 //
 //	latency -url http://127.0.0.1:3000/image-pipeline -type avatar -n 10 FILE
 package main
@@ -48,7 +49,7 @@ func main() {
 			check(fmt.Errorf("upload: %s", resp.Status))
 		}
 		for {
-			resp, err := http.Get(*base + "/status/" + up.JobID)
+			resp, err := http.Get(*base + "/status/" + up.JobID + "?wait=30s")
 			check(err)
 			var st struct{ Status string }
 			b, _ := io.ReadAll(resp.Body)

@@ -150,10 +150,6 @@ static int resize(VipsImage *in, VipsImage **out, double hscale, double vscale) 
 	return r;
 }
 
-static int resize_opts(VipsImage *in, VipsImage **out, double h, double v, int kernel, double gap) {
-	return vips_resize(in, out, h, "vscale", v, "kernel", kernel, "gap", gap, NULL);
-}
-
 static int extract_area(VipsImage *in, VipsImage **out, int left, int top, int width, int height) {
 	return vips_extract_area(in, out, left, top, width, height, NULL);
 }
@@ -305,14 +301,6 @@ func (im vimage) Resize(width, height int) (vimage, error) {
 	h := float64(width) / float64(im.Width())
 	v := float64(height) / float64(im.Height())
 	if C.resize(im.p, &out, C.double(h), C.double(v)) != 0 {
-		return vimage{}, vipsError("resize")
-	}
-	return vimage{out}, nil
-}
-
-func (im vimage) resizeOpts(h, v float64, kernel int, gap float64) (vimage, error) {
-	var out *C.VipsImage
-	if C.resize_opts(im.p, &out, C.double(h), C.double(v), C.int(kernel), C.double(gap)) != 0 {
 		return vimage{}, vipsError("resize")
 	}
 	return vimage{out}, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
 	"github.com/ximagepipeline/ximagepipeline/internal/queue"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
+	"github.com/ximagepipeline/ximagepipeline/moderation"
 	"github.com/ximagepipeline/ximagepipeline/storage"
 )
 
@@ -26,6 +27,8 @@ type Recipe struct {
 	Quality       int
 	Formats       []string
 	StoreOriginal bool
+	// Moderation is the source type's moderation policy; nil: not moderated.
+	Moderation *moderation.Policy
 }
 
 // Options is what imaging is asked for this recipe: the one translation,
@@ -43,6 +46,8 @@ type Worker struct {
 	MaxFileSize  int64
 	StagingGrace time.Duration
 	Logger       *slog.Logger
+	// Moderator checks the uploads of recipes with a Moderation policy.
+	Moderator moderation.Moderator
 	// Observer, when set, is told of every attempt (waiters, metrics).
 	Observer Observer
 	// Queue tells the sweep whether an unfinished job is still alive.
@@ -86,7 +91,13 @@ func (w *Worker) Process(ctx context.Context, jobID string, attempt, maxAttempts
 		w.Observer.AttemptStarted(jobID)
 		defer func() { w.Observer.AttemptEnded(jobID, job.SourceType, result, time.Since(start)) }()
 	}
-	err = w.process(ctx, job, attempt)
+	err = w.process(ctx, job, attempt, attempt >= maxAttempts)
+	if errors.Is(err, errRejected) { // recorded by process
+		result = store.Rejected
+		log.Info("job rejected by moderation", "source_type", job.SourceType, "ms", time.Since(start).Milliseconds())
+		w.removeStaged(ctx, job)
+		return nil
+	}
 	var perm permanent
 	final := errors.As(err, &perm) || attempt >= maxAttempts
 	switch {
@@ -124,10 +135,14 @@ func failureMessage(err error) string {
 	if errors.As(err, &perm) {
 		return perm.msg
 	}
+	var unchecked moderationUnavailable
+	if errors.As(err, &unchecked) {
+		return "Content moderation unavailable" // the provider's details are only logged
+	}
 	return "Processing failed: " + err.Error()
 }
 
-func (w *Worker) process(ctx context.Context, job store.Job, attempt int) error {
+func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last bool) error {
 	recipe, ok := w.Recipes[job.SourceType]
 	if !ok {
 		return permanent{"Source type " + job.SourceType + " is no longer configured"}
@@ -136,12 +151,19 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int) error 
 	if err != nil {
 		return err
 	}
+	// Moderation looks at the image while imaging makes the variants; both
+	// end before anything is written to public paths.
+	checked, stopModeration := w.startModeration(ctx, job, recipe, src, attempt)
+	defer stopModeration()
 	res, err := imaging.Process(ctx, src, recipe.Options())
 	if errors.Is(err, imaging.ErrUndecodable) {
 		return permanent{"Image could not be decoded: " + strings.TrimPrefix(err.Error(), imaging.ErrUndecodable.Error()+": ")}
 	}
 	if err != nil {
 		return fmt.Errorf("imaging: %w", err)
+	}
+	if err := w.decide(ctx, job, recipe, <-checked, attempt, last); err != nil {
+		return err
 	}
 
 	mediaID := MediaID(job.ID)

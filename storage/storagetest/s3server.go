@@ -215,7 +215,8 @@ func findVersitygw() (string, error) {
 	}
 	var dirs []string
 	if out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output(); err == nil {
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		// One line each; GOBIN's is usually empty.
+		lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
 		if len(lines) == 2 {
 			if gobin := strings.TrimSpace(lines[0]); gobin != "" {
 				dirs = append(dirs, gobin)

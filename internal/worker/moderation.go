@@ -1,0 +1,108 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/jpeg" // reads the size of the moderation image
+	"strings"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
+	"github.com/ximagepipeline/ximagepipeline/internal/store"
+	"github.com/ximagepipeline/ximagepipeline/moderation"
+)
+
+// errRejected says process recorded a REJECTED outcome: the job is done.
+var errRejected = errors.New("rejected by moderation")
+
+// moderationUnavailable is a moderation provider's failure: it can pass,
+// so the job is retried, and it is never taken for an approval.
+type moderationUnavailable struct{ err error }
+
+func (e moderationUnavailable) Error() string { return "moderation: " + e.err.Error() }
+func (e moderationUnavailable) Unwrap() error { return e.err }
+
+// checked is what the moderation of one upload found.
+type checked struct {
+	res     moderation.Result
+	err     error
+	skipped bool // the recipe is not moderated
+}
+
+// startModeration has the upload checked in the background when its recipe
+// asks for it; the result arrives on the channel. stop abandons the check.
+func (w *Worker) startModeration(ctx context.Context, job store.Job, r Recipe, src []byte, attempt int) (<-chan checked, func()) {
+	out := make(chan checked, 1)
+	if r.Moderation == nil || w.Moderator == nil {
+		out <- checked{skipped: true}
+		return out, func() {}
+	}
+	ctx, stop := context.WithCancel(ctx)
+	go func() {
+		res, err := w.check(ctx, job, src, attempt)
+		out <- checked{res: res, err: err}
+	}()
+	return out, stop
+}
+
+func (w *Worker) check(ctx context.Context, job store.Job, src []byte, attempt int) (moderation.Result, error) {
+	data, err := imaging.ModerationImage(src, moderation.DefaultMaxSide)
+	if errors.Is(err, imaging.ErrUndecodable) {
+		return moderation.Result{}, permanent{"Image could not be decoded: " + err.Error()}
+	}
+	if err != nil {
+		return moderation.Result{}, fmt.Errorf("moderation image: %w", err)
+	}
+	img := moderation.Image{
+		Data: data, ContentType: "image/jpeg",
+		JobID: job.ID, SourceType: job.SourceType, SourceID: job.SourceID,
+		Format:  strings.TrimPrefix(imaging.Sniff(src), "image/"),
+		Attempt: attempt,
+	}
+	if c, _, err := image.DecodeConfig(bytes.NewReader(data)); err == nil {
+		img.Width, img.Height = c.Width, c.Height
+	}
+	res, err := w.Moderator.Moderate(ctx, img)
+	if err != nil {
+		return moderation.Result{}, moderationUnavailable{err}
+	}
+	return res, nil
+}
+
+// decide applies the recipe's policy to what moderation found. It returns
+// nil when the upload may be published, errRejected once a rejection is
+// recorded, and the provider's failure when the image could not be checked
+// (retried; on the last attempt published only if the policy fails open).
+func (w *Worker) decide(ctx context.Context, job store.Job, r Recipe, c checked, attempt int, last bool) error {
+	if c.skipped {
+		return nil
+	}
+	log := w.Logger.With("job_id", job.ID, "attempt", attempt)
+	if c.err != nil {
+		var unavailable moderationUnavailable
+		if !errors.As(c.err, &unavailable) || !last || !r.Moderation.FailOpen {
+			return c.err
+		}
+		log.Warn("moderation unavailable on the last attempt: publishing unchecked (fail-open)", "err", c.err)
+		return nil
+	}
+	d := r.Moderation.Decide(c.res)
+	if !d.Rejected {
+		if len(d.Annotations) > 0 {
+			log.Info("moderation annotations", "flags", d.Annotations, "confidence", c.res.Confidence, "provider", c.res.Provider)
+		}
+		return nil
+	}
+	job.Outcome, job.Attempts, job.Moderation = store.Rejected, attempt, d.Details(c.res)
+	if err := w.Store.FinishJob(ctx, job); err != nil {
+		return fmt.Errorf("record rejection: %w", err)
+	}
+	if attempt > 1 {
+		// An earlier attempt may have been approved and stored outputs
+		// before failing: a rejected job leaves nothing public.
+		w.removeOutputs(ctx, job)
+	}
+	return errRejected
+}
