@@ -79,14 +79,27 @@ func (o *options) load(fs *pflag.FlagSet) error {
 		}
 		env := strings.ReplaceAll(strings.ToUpper(f.Name), "-", "_")
 		if v, ok := os.LookupEnv(env); ok {
-			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("environment %s=%q: %w", env, v, e)
+			// A repeatable flag takes several values separated by spaces.
+			values := []string{v}
+			if f.Value.Type() == "stringArray" {
+				values = strings.Fields(v)
+			}
+			for _, v := range values {
+				if e := f.Value.Set(v); e != nil {
+					err = fmt.Errorf("environment %s=%q: %w", env, v, e)
+				}
 			}
 			return
 		}
 		if v, ok := file[f.Name]; ok {
-			if e := f.Value.Set(fmt.Sprint(v)); e != nil {
-				err = fmt.Errorf("config file key %s: %w", f.Name, e)
+			values, isList := v.([]any)
+			if !isList {
+				values = []any{v}
+			}
+			for _, v := range values {
+				if e := f.Value.Set(fmt.Sprint(v)); e != nil {
+					err = fmt.Errorf("config file key %s: %w", f.Name, e)
+				}
 			}
 		}
 	})

@@ -13,11 +13,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ximagepipeline/ximagepipeline"
+	"github.com/ximagepipeline/ximagepipeline/internal/access"
 )
 
 func serveCommand() *cobra.Command {
 	var (
 		o       options
+		a       accessOptions
 		workers bool
 	)
 	cmd := &cobra.Command{
@@ -29,15 +31,20 @@ func serveCommand() *cobra.Command {
 			}
 			cfg := o.config()
 			cfg.DisableWorkers = !workers
-			return serve(cmd.Context(), o.addr, cfg)
+			guard, err := a.config()
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), o.addr, cfg, guard)
 		},
 	}
 	o.addFlags(cmd.Flags(), true)
+	a.addFlags(cmd.Flags())
 	cmd.Flags().BoolVar(&workers, "workers", true, "run workers in this process (--workers=false: API only)")
 	return cmd
 }
 
-func serve(ctx context.Context, addr string, cfg ximagepipeline.Config) error {
+func serve(ctx context.Context, addr string, cfg ximagepipeline.Config, guard access.Config) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	p, err := ximagepipeline.New(ctx, cfg)
@@ -67,7 +74,7 @@ func serve(ctx context.Context, addr string, cfg ximagepipeline.Config) error {
 		p.Close(context.Background())
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: guard.Wrap(prefix, mux), ReadHeaderTimeout: 10 * time.Second}
 	cfg.Logger.Info("serving", "addr", ln.Addr().String(), "prefix", prefix, "workers", !cfg.DisableWorkers)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

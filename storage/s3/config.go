@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/ximagepipeline/ximagepipeline/storage"
 )
 
 // Defaults of Config.
@@ -122,7 +124,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	c.Prefix = strings.Trim(c.Prefix, "/")
 	if c.Prefix != "" {
-		if err := validateKey(c.Prefix); err != nil {
+		if err := storage.ValidateKey(c.Prefix); err != nil {
 			return c, fmt.Errorf("s3: prefix: %w", err)
 		}
 	}

@@ -141,7 +141,7 @@ func (s *Store) ObjectKey(key string) string {
 // larger or of size -1 as a multipart upload holding one part in memory at
 // a time. A reader shorter or longer than a known size fails the Put.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
-	if err := validateKey(key); err != nil {
+	if err := storage.ValidateKey(key); err != nil {
 		return err
 	}
 	if size >= 0 {
@@ -164,7 +164,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 // Get opens the object. The first request is made here, not at the first
 // Read, so a missing key is reported as storage.ErrNotFound at once.
 func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	if err := validateKey(key); err != nil {
+	if err := storage.ValidateKey(key); err != nil {
 		return nil, err
 	}
 	obj, err := s.client.GetObject(ctx, s.cfg.Bucket, s.ObjectKey(key), minio.GetObjectOptions{})
@@ -183,7 +183,7 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 
 // Delete removes the object; S3 already answers a missing key with success.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := validateKey(key); err != nil {
+	if err := storage.ValidateKey(key); err != nil {
 		return err
 	}
 	err := s.client.RemoveObject(ctx, s.cfg.Bucket, s.ObjectKey(key), minio.RemoveObjectOptions{})
@@ -197,7 +197,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // Prefix. "Folder" marker objects (keys ending in '/') are skipped: they are
 // not objects the pipeline wrote.
 func (s *Store) List(ctx context.Context, prefix string, fn func(storage.Object) error) error {
-	if err := validatePrefix(prefix); err != nil {
+	if err := storage.ValidatePrefix(prefix); err != nil {
 		return err
 	}
 	strip := ""

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/access"
+)
+
+// accessOptions guard the standalone server (see internal/access).
+type accessOptions struct {
+	apiKeys        []string
+	allowAnonymous bool
+	corsOrigins    []string
+	uploadRate     float64
+	uploadBurst    int
+}
+
+func (a *accessOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&a.apiKeys, "api-key", nil, `API key required of clients, "TOKEN" or "TOKEN:upload,read,delete" (repeatable; without any, only loopback clients are let in)`)
+	fs.BoolVar(&a.allowAnonymous, "allow-anonymous", false, "without API keys, let in clients from any address (behind an authenticating proxy only)")
+	fs.StringArrayVar(&a.corsOrigins, "cors-origin", nil, `origin allowed to call the API from a browser, or "*" (repeatable)`)
+	fs.Float64Var(&a.uploadRate, "upload-rate", 0, "uploads per second allowed per client (0: no limit)")
+	fs.IntVar(&a.uploadBurst, "upload-burst", 20, "uploads a client may send at once above --upload-rate")
+}
+
+func (a *accessOptions) config() (access.Config, error) {
+	c := access.Config{
+		AllowAnonymous: a.allowAnonymous, CORSOrigins: a.corsOrigins,
+		UploadRate: a.uploadRate, UploadBurst: a.uploadBurst,
+	}
+	for _, s := range a.apiKeys {
+		k, err := access.ParseKey(s)
+		if err != nil {
+			return access.Config{}, err
+		}
+		c.Keys = append(c.Keys, k)
+	}
+	return c, nil
+}

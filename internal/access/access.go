@@ -1,0 +1,222 @@
+// Package access guards the standalone server: API keys with separate
+// upload, read and delete permissions, CORS for browser uploads, and a
+// per-client upload rate limit. A library user wraps the pipeline's handler
+// with their own middleware instead.
+package access
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Permission is what a key may do.
+type Permission string
+
+const (
+	Upload Permission = "upload"
+	Read   Permission = "read"
+	Delete Permission = "delete"
+)
+
+// Key is an API key (a bearer token) and what it may do.
+type Key struct {
+	Token       string
+	Permissions []Permission
+}
+
+// ParseKey reads "TOKEN" (every permission) or "TOKEN:upload,read".
+func ParseKey(s string) (Key, error) {
+	token, perms, hasPerms := strings.Cut(s, ":")
+	if len(token) < 16 {
+		return Key{}, fmt.Errorf("api key %q...: use at least 16 characters", token[:min(4, len(token))])
+	}
+	k := Key{Token: token}
+	if !hasPerms {
+		k.Permissions = []Permission{Upload, Read, Delete}
+		return k, nil
+	}
+	for _, p := range strings.Split(perms, ",") {
+		switch perm := Permission(strings.TrimSpace(p)); perm {
+		case Upload, Read, Delete:
+			k.Permissions = append(k.Permissions, perm)
+		default:
+			return Key{}, fmt.Errorf("api key permission %q: use upload, read or delete", p)
+		}
+	}
+	return k, nil
+}
+
+// Config says how requests are guarded. The zero value lets loopback
+// clients in without a key and refuses everyone else.
+type Config struct {
+	// Keys, when any, are required of every API request (the stored files
+	// under {prefix}/files/ stay public: pages embed their URLs).
+	Keys []Key
+	// AllowAnonymous lets clients without a key in from anywhere, with
+	// every permission. Only for a server behind an authenticating proxy.
+	AllowAnonymous bool
+	// CORSOrigins may call the API from a browser ("*" for any).
+	CORSOrigins []string
+	// UploadRate is the uploads per second allowed to one client (its key,
+	// or its address without one), with bursts of UploadBurst. 0: no limit.
+	UploadRate  float64
+	UploadBurst int
+}
+
+// Wrap guards the API routes under prefix.
+func (c Config) Wrap(prefix string, next http.Handler) http.Handler {
+	limits := &limiters{rate: rate.Limit(c.UploadRate), burst: max(c.UploadBurst, 1), m: map[string]*limiter{}}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, prefix+"/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if c.cors(w, r) {
+			return // a preflight, answered
+		}
+		if strings.HasPrefix(r.URL.Path, prefix+"/files/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		client, ok := c.authorize(r, need(r))
+		if !ok {
+			if client == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="ximagepipeline"`)
+				refuse(w, http.StatusUnauthorized, "An API key is required", "UNAUTHORIZED")
+			} else {
+				refuse(w, http.StatusForbidden, "This API key may not do that", "FORBIDDEN")
+			}
+			return
+		}
+		if c.UploadRate > 0 && r.Method == http.MethodPost {
+			if wait := limits.take(client); wait > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+				refuse(w, http.StatusTooManyRequests, "Too many uploads, retry later", "RATE_LIMITED")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// need is the permission a request needs.
+func need(r *http.Request) Permission {
+	switch r.Method {
+	case http.MethodPost:
+		return Upload
+	case http.MethodDelete:
+		return Delete
+	}
+	return Read
+}
+
+// authorize returns the client's identity for rate limiting, and whether
+// it may do what it asks. An empty identity means no usable key was given.
+func (c Config) authorize(r *http.Request, perm Permission) (string, bool) {
+	token, hasToken := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if hasToken {
+		for _, k := range c.Keys {
+			if subtle.ConstantTimeCompare([]byte(k.Token), []byte(token)) == 1 {
+				return "key:" + k.Token, slices.Contains(k.Permissions, perm)
+			}
+		}
+		return "", false
+	}
+	addr := clientAddr(r)
+	if len(c.Keys) == 0 && (c.AllowAnonymous || isLoopback(addr)) {
+		return "addr:" + addr, true
+	}
+	return "", false
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// cors sets the CORS headers for allowed origins, and answers preflights.
+func (c Config) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || !(slices.Contains(c.CORSOrigins, origin) || slices.Contains(c.CORSOrigins, "*")) {
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
+		h.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+		return true
+	}
+	return false
+}
+
+func refuse(w http.ResponseWriter, status int, message, code string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": message, "code": code})
+}
+
+// limiters holds a token bucket per client, forgetting idle ones.
+type limiters struct {
+	rate  rate.Limit
+	burst int
+	mu    sync.Mutex
+	m     map[string]*limiter
+	swept time.Time
+}
+
+type limiter struct {
+	*rate.Limiter
+	last time.Time
+}
+
+// take spends a token of client's bucket; when there is none it returns
+// how long until there is one.
+func (l *limiters) take(client string) time.Duration {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.swept) > time.Minute {
+		for k, v := range l.m {
+			if now.Sub(v.last) > 10*time.Minute {
+				delete(l.m, k)
+			}
+		}
+		l.swept = now
+	}
+	lim, ok := l.m[client]
+	if !ok {
+		lim = &limiter{Limiter: rate.NewLimiter(l.rate, l.burst)}
+		l.m[client] = lim
+	}
+	lim.last = now
+	res := lim.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return d
+	}
+	return 0
+}

@@ -1,0 +1,154 @@
+package access
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+const prefix = "/image-pipeline"
+
+// serve runs one request through the guard in front of a handler that
+// answers 200 "reached".
+func serve(c Config, method, path, remote, token string, header map[string]string) *httptest.ResponseRecorder {
+	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("reached")) })
+	r := httptest.NewRequest(method, path, nil)
+	r.RemoteAddr = remote
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range header {
+		r.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	c.Wrap(prefix, next).ServeHTTP(w, r)
+	return w
+}
+
+func mustKey(t *testing.T, s string) Key {
+	t.Helper()
+	k, err := ParseKey(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestAuthorization(t *testing.T) {
+	t.Parallel()
+	keys := Config{Keys: []Key{
+		mustKey(t, "uploader-0123456789:upload"),
+		mustKey(t, "reader-0123456789ab:read"),
+		mustKey(t, "admin-0123456789abc"),
+	}}
+	const local, remote = "127.0.0.1:5000", "203.0.113.7:5000"
+	tests := []struct {
+		name         string
+		cfg          Config
+		method, path string
+		remote       string
+		token        string
+		status       int
+		code         string
+	}{
+		{"no keys, loopback client", Config{}, "POST", prefix + "/upload", local, "", 200, ""},
+		{"no keys, IPv6 loopback", Config{}, "GET", prefix + "/config", "[::1]:5000", "", 200, ""},
+		{"no keys, remote client", Config{}, "POST", prefix + "/upload", remote, "", 401, "UNAUTHORIZED"},
+		{"no keys, anonymous allowed", Config{AllowAnonymous: true}, "DELETE", prefix + "/media/m", remote, "", 200, ""},
+		{"keys, none given, even on loopback", keys, "GET", prefix + "/status/j", local, "", 401, "UNAUTHORIZED"},
+		{"keys, unknown token", keys, "GET", prefix + "/status/j", remote, "nope-nope-nope-nope", 401, "UNAUTHORIZED"},
+		{"upload key uploads", keys, "POST", prefix + "/upload", remote, "uploader-0123456789", 200, ""},
+		{"upload key cannot read", keys, "GET", prefix + "/media/m", remote, "uploader-0123456789", 403, "FORBIDDEN"},
+		{"read key reads", keys, "GET", prefix + "/media?sourceType=a&sourceId=b", remote, "reader-0123456789ab", 200, ""},
+		{"read key cannot delete", keys, "DELETE", prefix + "/media/m", remote, "reader-0123456789ab", 403, "FORBIDDEN"},
+		{"full key deletes", keys, "DELETE", prefix + "/media/m", remote, "admin-0123456789abc", 200, ""},
+		{"stored files are public", keys, "GET", prefix + "/files/media/a/b/m/sm.webp", remote, "", 200, ""},
+		{"outside the prefix is not guarded", keys, "GET", "/healthz", remote, "", 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := serve(tt.cfg, tt.method, tt.path, tt.remote, tt.token, nil)
+			if w.Code != tt.status {
+				t.Fatalf("status %d, want %d (body %s)", w.Code, tt.status, w.Body)
+			}
+			if tt.code == "" {
+				if w.Body.String() != "reached" {
+					t.Fatalf("body %q, want the handler reached", w.Body)
+				}
+				return
+			}
+			var body map[string]string
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body["code"] != tt.code || body["error"] == "" {
+				t.Fatalf("body %s, want code %s", w.Body, tt.code)
+			}
+		})
+	}
+}
+
+func TestParseKey(t *testing.T) {
+	t.Parallel()
+	for _, bad := range []string{"short", "long-enough-token-1:write", ""} {
+		if _, err := ParseKey(bad); err == nil {
+			t.Errorf("ParseKey(%q) accepted", bad)
+		}
+	}
+	k := mustKey(t, "long-enough-token-1:read, delete")
+	if len(k.Permissions) != 2 || k.Permissions[0] != Read || k.Permissions[1] != Delete {
+		t.Fatalf("permissions %v", k.Permissions)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	c := Config{CORSOrigins: []string{"https://app.example"}}
+	pre := serve(c, "OPTIONS", prefix+"/upload", "127.0.0.1:1", "", map[string]string{
+		"Origin": "https://app.example", "Access-Control-Request-Method": "POST",
+	})
+	if pre.Code != 204 || pre.Header().Get("Access-Control-Allow-Origin") != "https://app.example" ||
+		!strings.Contains(pre.Header().Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Fatalf("preflight: %d %v", pre.Code, pre.Header())
+	}
+	other := serve(c, "GET", prefix+"/config", "127.0.0.1:1", "", map[string]string{"Origin": "https://evil.example"})
+	if other.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("an origin not listed got CORS headers: %v", other.Header())
+	}
+}
+
+func TestUploadRateLimit(t *testing.T) {
+	t.Parallel()
+	c := Config{UploadRate: 0.5, UploadBurst: 2}
+	h := c.Wrap(prefix, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	post := func(remote string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", prefix+"/upload", nil)
+		r.RemoteAddr = remote
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	for i := range 2 {
+		if w := post("127.0.0.1:1"); w.Code != 200 {
+			t.Fatalf("upload %d within the burst: %d", i, w.Code)
+		}
+	}
+	w := post("127.0.0.1:1")
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "2" {
+		t.Fatalf("third upload: %d Retry-After %q, want 429 and 2", w.Code, w.Header().Get("Retry-After"))
+	}
+	if !strings.Contains(w.Body.String(), `"code":"RATE_LIMITED"`) {
+		t.Fatalf("body %s", w.Body)
+	}
+	if w := post("127.0.0.2:1"); w.Code != 200 {
+		t.Fatalf("another client is limited too: %d", w.Code)
+	}
+	// Reads are never rate limited.
+	r := httptest.NewRequest("GET", prefix+"/config", nil)
+	r.RemoteAddr = "127.0.0.1:1"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if rec.Code != 200 {
+		t.Fatalf("read limited: %d", rec.Code)
+	}
+}
