@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/ximagepipeline/ximagepipeline"
 )
@@ -31,9 +32,8 @@ func main() {
 // Stored files stay public so that pages can embed their URLs.
 func requireSession(next http.Handler) http.Handler {
 	token := os.Getenv("APP_TOKEN")
-	files := "/image-pipeline/files/"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(r.URL.Path) >= len(files) && r.URL.Path[:len(files)] == files {
+		if strings.HasPrefix(r.URL.Path, "/image-pipeline/files/") {
 			next.ServeHTTP(w, r)
 			return
 		}
