@@ -14,6 +14,7 @@ import (
 
 	"github.com/ximagepipeline/ximagepipeline"
 	"github.com/ximagepipeline/ximagepipeline/internal/access"
+	"github.com/ximagepipeline/ximagepipeline/web"
 )
 
 func serveCommand() *cobra.Command {
@@ -58,6 +59,7 @@ func serve(ctx context.Context, addr string, cfg ximagepipeline.Config, guard ac
 		prefix = ximagepipeline.DefaultPrefix
 	}
 	mux.Handle(prefix+"/", api)
+	mux.Handle("/", web.Handler(prefix)) // the dashboard
 	mux.Handle("GET /metrics", p.MetricsHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
