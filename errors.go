@@ -3,7 +3,9 @@ package ximagepipeline
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 )
 
 // Error is a refusal a client can act on: an HTTP status, a machine code
@@ -80,7 +82,10 @@ func formatMB(n int64) string { return trimFloat(float64(n) / (1 << 20)) }
 // formatMega prints a pixel limit in megapixels: 100, 0.25.
 func formatMega(n int64) string { return trimFloat(float64(n) / 1e6) }
 
-func trimFloat(f float64) string { return fmt.Sprintf("%.6g", f) }
+// trimFloat prints at most three decimals, none when they are zero: 50, 0.195, 1.5.
+func trimFloat(f float64) string {
+	return strconv.FormatFloat(math.Round(f*1000)/1000, 'f', -1, 64)
+}
 
 // asError turns any error into a client-safe *Error: refusals pass through,
 // anything else becomes fallback (a 500 whose cause is only logged).

@@ -164,7 +164,7 @@ func TestUploadLimitMessages(t *testing.T) {
 		data      []byte
 		msg, code string
 	}{
-		{"200 KiB", 200 << 10, 0, testimages.Pad(jpg, 200<<10+1), "File too large. Maximum size: 0.195312MB", "FILE_TOO_LARGE"},
+		{"200 KiB", 200 << 10, 0, testimages.Pad(jpg, 200<<10+1), "File too large. Maximum size: 0.195MB", "FILE_TOO_LARGE"},
 		{"1 MiB", 1 << 20, 0, testimages.Pad(jpg, 1<<20+1), "File too large. Maximum size: 1MB", "FILE_TOO_LARGE"},
 		{"1.5 MiB", 3 << 19, 0, testimages.Pad(jpg, 3<<19+1), "File too large. Maximum size: 1.5MB", "FILE_TOO_LARGE"},
 		{"frames count", 0, 25_000, gif3, "Image too large. Maximum: 0.025 megapixels", "IMAGE_TOO_LARGE"},

@@ -143,7 +143,7 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 		return nil, err
 	}
 	p.store = st
-	if err := queue.Migrate(ctx, st.DB(), st.Pool()); err != nil {
+	if err := st.WithMigrationLock(ctx, func() error { return queue.Migrate(ctx, st.DB(), st.Pool()) }); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -206,8 +206,11 @@ func recipes(cfg Config) map[string]worker.Recipe {
 // Close stops taking jobs, lets running ones finish until ctx ends (then
 // hands them back to the queue), and closes the database.
 func (p *Pipeline) Close(ctx context.Context) error {
-	err := p.queue.Stop(ctx)
-	return errors.Join(err, p.store.Close())
+	err := errors.Join(p.queue.Stop(ctx), p.store.Close())
+	if p.local != nil {
+		err = errors.Join(err, p.local.Close())
+	}
+	return err
 }
 
 // GetStatus returns a job; ErrJobNotFound when there is none. The status is

@@ -2,8 +2,9 @@
 # Installs what ximagepipeline needs on a Debian/Ubuntu machine, skipping
 # what is already there. Usage: scripts/install-deps.sh [run|test]
 #   run  (default): libvips, to build and run the service
-#   test:           also PostgreSQL (tests start throwaway clusters) and the
-#                   versitygw S3 server (tests start throwaway ones)
+#   test:           also PostgreSQL (tests start throwaway clusters), the
+#                   versitygw S3 server (tests start throwaway ones) and
+#                   Chromium (the dashboard's browser test)
 set -euo pipefail
 what=${1:-run}
 cd "$(dirname "$0")/.."
@@ -29,4 +30,8 @@ if [ "$what" = test ]; then
 		apt_install postgresql
 	fi
 	bash scripts/install-versitygw.sh
+	if ! command -v chromium >/dev/null; then
+		echo "installing Chromium (the dashboard's browser test drives it headless)..."
+		apt_install chromium
+	fi
 fi

@@ -29,6 +29,11 @@ type options struct {
 	maxPixels   int64
 	maxAttempts int
 	logLevel    string
+	s3          s3Options
+	// Lease and timing of jobs (set by pipelineConfig); 0: the default.
+	jobTimeout      time.Duration
+	rescueAfter     time.Duration
+	cleanupInterval time.Duration
 
 	// From the config file only: they are maps, not flags.
 	variants    map[string]ximagepipeline.VariantSpec
@@ -49,6 +54,10 @@ func (o *options) addFlags(fs *pflag.FlagSet, server bool) {
 	fs.Int64Var(&o.maxPixels, "max-pixels", ximagepipeline.DefaultMaxPixels, "largest accepted width x height x frames")
 	fs.IntVar(&o.maxAttempts, "max-attempts", ximagepipeline.DefaultMaxAttempts, "tries of a job whose failures can pass")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&o.jobTimeout, "job-timeout", ximagepipeline.DefaultJobTimeout, "longest processing attempt of one job")
+	fs.DurationVar(&o.rescueAfter, "rescue-after", 0, "lease: a job running this long (its worker died) goes to another worker; must exceed --job-timeout (default: 2m, or --job-timeout + 1m when longer)")
+	fs.DurationVar(&o.cleanupInterval, "cleanup-interval", ximagepipeline.DefaultCleanupInterval, "how often staged files of finished jobs and orphans are removed")
+	o.s3.addFlags(fs)
 }
 
 // load fills every flag not given on the command line from the environment,

@@ -30,7 +30,10 @@ func serveCommand() *cobra.Command {
 			if err := o.load(cmd.Flags()); err != nil {
 				return err
 			}
-			cfg := o.config()
+			cfg, err := o.pipelineConfig(cmd.Context())
+			if err != nil {
+				return err
+			}
 			cfg.DisableWorkers = !workers
 			guard, err := a.config()
 			if err != nil {
@@ -109,16 +112,26 @@ func workerCommand() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			cfg := o.config()
+			cfg, err := o.pipelineConfig(ctx)
+			if err != nil {
+				return err
+			}
 			p, err := ximagepipeline.New(ctx, cfg)
 			if err != nil {
 				return err
 			}
-			cfg.Logger.Info("worker started")
+			cfg.Logger.Info("worker started", "concurrency", cfg.Concurrency)
 			<-ctx.Done()
+			// Stop taking jobs; running ones get shutdownGrace to finish,
+			// then are cancelled and handed back to the queue.
+			cfg.Logger.Info("worker stopping: finishing running jobs", "grace", shutdownGrace.String())
 			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 			defer cancel()
-			return p.Close(sctx)
+			if err := p.Close(sctx); err != nil {
+				return err
+			}
+			cfg.Logger.Info("worker stopped")
+			return nil
 		},
 	}
 	o.addFlags(cmd.Flags(), false)
@@ -134,7 +147,10 @@ func migrateCommand() *cobra.Command {
 			if err := o.load(cmd.Flags()); err != nil {
 				return err
 			}
-			cfg := o.config()
+			cfg, err := o.pipelineConfig(cmd.Context())
+			if err != nil {
+				return err
+			}
 			cfg.DisableWorkers = true
 			p, err := ximagepipeline.New(cmd.Context(), cfg)
 			if err != nil {

@@ -91,6 +91,35 @@ func open(ctx context.Context, databaseURL, defaultPath string) (*Store, error) 
 }
 
 func (s *Store) migrate(ctx context.Context) error {
+	return s.WithMigrationLock(ctx, func() error { return s.migrateUnlocked(ctx) })
+}
+
+// migrationLockID is the PostgreSQL advisory lock held while migrating
+// (any constant unlikely to be used by another application).
+const migrationLockID = 0x78696d67 // "ximg"
+
+// WithMigrationLock runs fn holding a lock that serialises migrations
+// across processes: on PostgreSQL a session advisory lock, since every
+// process of a fleet migrates at start-up and neither goose nor River's
+// migrator locks on its own (two at once fail on "already exists"). On
+// SQLite, one process owns the file: fn just runs.
+func (s *Store) WithMigrationLock(ctx context.Context, fn func() error) error {
+	if s.pool == nil {
+		return fn()
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("store: migration lock: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrationLockID); err != nil {
+		return fmt.Errorf("store: migration lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLockID) //nolint:errcheck // released with the session anyway
+	return fn()
+}
+
+func (s *Store) migrateUnlocked(ctx context.Context) error {
 	dialect := goose.DialectSQLite3
 	if s.dialect == Postgres {
 		dialect = goose.DialectPostgres

@@ -4,6 +4,35 @@
 const API = document.documentElement.dataset.apiPrefix || '';
 const api = (path) => API + path;
 
+// An API key, when the server asks for one (401): sent as a bearer token,
+// kept for this tab only.
+const KEY_ITEM = 'ximagepipeline.apiKey';
+let apiKey = sessionStorage.getItem(KEY_ITEM) || '';
+const authHeaders = () => (apiKey ? { Authorization: `Bearer ${apiKey}` } : {});
+
+function askForKey(message) {
+  const box = $('#key-box');
+  box.open = true;
+  $('#key-hint').textContent = message;
+  $('#key-hint').classList.add('error');
+  $('#api-key').focus();
+}
+
+function setupKey() {
+  $('#api-key').value = apiKey;
+  $('#key-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    apiKey = $('#api-key').value.trim();
+    if (apiKey) sessionStorage.setItem(KEY_ITEM, apiKey);
+    else sessionStorage.removeItem(KEY_ITEM);
+    $('#key-hint').classList.remove('error');
+    $('#key-hint').textContent = apiKey ? 'Key set for this tab.' : 'No key: requests go without one.';
+    $('#key-box').open = false;
+    await loadConfig();
+    showGallery($('#gal-type').value, $('#gal-id').value.trim());
+  });
+}
+
 // ---------------------------------------------------------------- BlurHash
 
 const B83 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~';
@@ -122,8 +151,16 @@ function formatBytes(n) {
   return (i === 0 ? n : n.toFixed(n < 10 ? 1 : 0)) + ' ' + units[i];
 }
 
+async function apiFetch(path, init = {}) {
+  const res = await fetch(api(path), { ...init, headers: { ...authHeaders(), ...init.headers } });
+  if (res.status === 401 || res.status === 403) {
+    askForKey(res.status === 401 ? 'The server asks for an API key.' : 'This API key may not do that.');
+  }
+  return res;
+}
+
 async function getJSON(path, init) {
-  const res = await fetch(api(path), init);
+  const res = await apiFetch(path, init);
   let body = null;
   try { body = await res.json(); } catch { /* not JSON */ }
   if (!res.ok) {
@@ -329,6 +366,7 @@ function upload(job, attempt = 1) {
     form.append('file', job.file, job.file.name);
     const xhr = new XMLHttpRequest();
     xhr.open('POST', api('/upload'));
+    for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
     xhr.upload.addEventListener('progress', (e) => {
       if (!e.lengthComputable) return;
       const pct = Math.round((100 * e.loaded) / e.total);
@@ -344,6 +382,7 @@ function upload(job, attempt = 1) {
         setTimeout(() => upload(job, attempt + 1).then(resolve), wait * 1000);
         return;
       }
+      if (xhr.status === 401 || xhr.status === 403) askForKey(body.error || 'The server asks for an API key.');
       if (xhr.status !== 202 || !body.jobId) {
         job.progress.value = 0;
         job.set('REFUSED', body.error || `HTTP ${xhr.status}`);
@@ -367,8 +406,13 @@ function upload(job, attempt = 1) {
 const FINAL = new Set(['COMPLETE', 'REJECTED', 'FAILED']);
 
 // follow listens to the job's event stream; should it break before the end,
-// it falls back to long polls of the status.
+// it falls back to long polls of the status. EventSource cannot send an API
+// key: with one, long polls it is.
 function follow(job) {
+  if (apiKey) {
+    poll(job);
+    return;
+  }
   const es = new EventSource(api(`/events/${encodeURIComponent(job.id)}`));
   let done = false;
   es.addEventListener('status', (e) => {
@@ -389,9 +433,12 @@ function follow(job) {
 async function poll(job) {
   for (let i = 0; i < 120; i++) {
     try {
-      const res = await fetch(api(`/status/${encodeURIComponent(job.id)}?wait=30s`));
+      const res = await apiFetch(`/status/${encodeURIComponent(job.id)}?wait=30s`);
       const body = await res.json();
-      if (res.status === 404) { job.set('FAILED', body.error || 'job not found'); return; }
+      if (!body.status) { // not a status: 401, 404, a proxy's error...
+        job.set('UNKNOWN', body.error || `HTTP ${res.status}`);
+        return;
+      }
       showStatus(job, body);
       if (FINAL.has(body.status)) return;
     } catch {
@@ -468,7 +515,7 @@ function galleryCount() {
     : `${n} image${n === 1 ? '' : 's'} for ${gallery.sourceType}/${gallery.sourceId}`;
 }
 
-const TILE_SIZES = '(max-width: 640px) 50vw, 220px';
+const TILE_SIZES = '(max-width: 640px) 50vw, 200px'; // the grid's columns
 
 function tile(media) {
   const { frame } = responsiveImage(media, TILE_SIZES);
@@ -569,7 +616,7 @@ async function deleteCurrent() {
   btn.disabled = true;
   status.textContent = 'Deleting…';
   try {
-    const res = await fetch(api(`/media/${encodeURIComponent(media.id)}`), { method: 'DELETE' });
+    const res = await apiFetch(`/media/${encodeURIComponent(media.id)}`, { method: 'DELETE' });
     if (res.status !== 204 && res.status !== 404) {
       let body = {};
       try { body = await res.json(); } catch { /* not JSON */ }
@@ -592,6 +639,7 @@ async function deleteCurrent() {
 
 // ---------------------------------------------------------------- start
 
+setupKey();
 setupUpload();
 setupGallery();
 setupDetail();

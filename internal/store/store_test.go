@@ -1,0 +1,304 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/pgtest"
+	"github.com/ximagepipeline/ximagepipeline/internal/store"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// engines are the databases every test of this file runs against: a SQLite
+// file in a temp dir, and a fresh database on a throwaway PostgreSQL cluster.
+var engines = []struct {
+	name string
+	url  func(t *testing.T) (url, defaultPath string)
+}{
+	{"sqlite", func(t *testing.T) (string, string) { return "", filepath.Join(t.TempDir(), "x.db") }},
+	{"postgres", func(t *testing.T) (string, string) { return pgtest.Start(t), "" }},
+}
+
+// forEachEngine runs fn as a parallel subtest per engine, with an open,
+// migrated store closed at the end.
+func forEachEngine(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	t.Helper()
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			url, path := e.url(t)
+			s, err := store.Open(t.Context(), url, path)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			t.Cleanup(func() { s.Close() })
+			if want := store.Dialect(e.name); s.Dialect() != want {
+				t.Fatalf("Dialect = %s, want %s", s.Dialect(), want)
+			}
+			fn(t, s)
+		})
+	}
+}
+
+// insertJob records a job the way an upload does, in a transaction.
+func insertJob(t *testing.T, s *store.Store, id string, created time.Time) store.Job {
+	t.Helper()
+	j := store.Job{ID: id, SourceType: "gallery", SourceID: "user-1", StagedKey: "staging/" + id, CreatedAt: created}
+	err := s.InTx(t.Context(), func(tx *sql.Tx) error {
+		if err := s.InsertJob(t.Context(), tx, j); err != nil {
+			return err
+		}
+		return s.SetQueueJobID(t.Context(), tx, id, 42)
+	})
+	if err != nil {
+		t.Fatalf("insert %s: %v", id, err)
+	}
+	j.QueueJobID = 42
+	return j
+}
+
+func media(jobID string, created time.Time) store.Media {
+	return store.Media{
+		ID: "med_" + jobID, JobID: jobID, SourceType: "gallery", SourceID: "user-1", CreatedAt: created,
+		Facts: store.MediaFacts{
+			Width: 300, Height: 200, AspectRatio: "3:2", BlurHash: "LKO2?U%2Tw=w]~RBVZRi};RPxuwH", Format: "jpeg",
+			FocalPoint: store.Point{X: 0.25, Y: 0.75},
+			Variants: []store.VariantFacts{
+				{Name: "md", Format: "webp", Key: "media/gallery/user-1/med_" + jobID + "/md.webp", Width: 300, Height: 200, Bytes: 1234},
+			},
+			OriginalKey: "originals/gallery/user-1/med_" + jobID + "/original.jpg",
+			Source:      store.SourceFacts{Format: "jpeg", Bytes: 99, Width: 200, Height: 300, Orientation: 6, Frames: 1, ColorSpace: "srgb"},
+		},
+	}
+}
+
+func TestJobRoundTrip(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		created := time.UnixMilli(1_700_000_000_123).UTC()
+		want := insertJob(t, s, "job_a", created)
+		got, err := s.Job(t.Context(), "job_a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != want.ID || got.QueueJobID != 42 || got.SourceType != want.SourceType || got.SourceID != want.SourceID ||
+			got.StagedKey != want.StagedKey || !got.CreatedAt.Equal(created) || got.Outcome != "" || !got.FinishedAt.IsZero() {
+			t.Errorf("Job = %+v, want %+v", got, want)
+		}
+		if _, err := s.Job(t.Context(), "job_missing"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Job(missing) = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// A failed transaction leaves nothing: the upload's job and queue entry
+// commit together or not at all.
+func TestInTxRollsBack(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		boom := errors.New("boom")
+		err := s.InTx(t.Context(), func(tx *sql.Tx) error {
+			if err := s.InsertJob(t.Context(), tx, store.Job{ID: "job_r", SourceType: "a", SourceID: "b", StagedKey: "staging/job_r", CreatedAt: time.Now()}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("InTx = %v, want boom", err)
+		}
+		if _, err := s.Job(t.Context(), "job_r"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("job of a rolled-back transaction: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestFinishJobOnce(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		j := insertJob(t, s, "job_f", time.Now())
+		j.Outcome, j.Error, j.Attempts, j.Moderation = store.Rejected, "", 1, []byte(`{"flags":["nudity"]}`)
+		if err := s.FinishJob(t.Context(), j); err != nil {
+			t.Fatal(err)
+		}
+		// A second outcome (a late, rescued attempt) does not overwrite the first.
+		j.Outcome, j.Error, j.Moderation = store.Failed, "late", nil
+		if err := s.FinishJob(t.Context(), j); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Job(t.Context(), "job_f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Outcome != store.Rejected || got.Error != "" || string(got.Moderation) != `{"flags":["nudity"]}` || got.FinishedAt.IsZero() {
+			t.Errorf("Job = %+v, want the first outcome REJECTED with its details", got)
+		}
+	})
+}
+
+// Many workers completing the same job at once (a rescued job whose first
+// worker was only slow) record one media row and one outcome.
+func TestCompleteJobExactlyOnce(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		insertJob(t, s, "job_c", time.Now())
+		m := media("job_c", time.UnixMilli(1_700_000_000_000).UTC())
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Go(func() { errs[i] = s.CompleteJob(context.Background(), "job_c", i+1, m) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			// On PostgreSQL a loser may see the unique violation or a
+			// serialization failure; SQLite serialises the writers.
+			if err != nil && s.Dialect() == store.SQLite {
+				t.Errorf("CompleteJob #%d: %v", i, err)
+			}
+		}
+		got, err := s.Job(t.Context(), "job_c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Outcome != store.Complete || got.MediaID != m.ID {
+			t.Errorf("Job = %+v, want COMPLETE with media %s", got, m.ID)
+		}
+		list, err := s.ListMedia(t.Context(), "gallery", "user-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 1 {
+			t.Fatalf("%d media rows for one job, want 1", len(list))
+		}
+		gm, err := s.Media(t.Context(), m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(gm.Facts) != fmt.Sprint(m.Facts) || !gm.CreatedAt.Equal(m.CreatedAt) || gm.JobID != "job_c" {
+			t.Errorf("Media = %+v, want %+v", gm, m)
+		}
+	})
+}
+
+func TestListAndDeleteMedia(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		list, err := s.ListMedia(t.Context(), "gallery", "nobody")
+		if err != nil || list == nil || len(list) != 0 {
+			t.Fatalf("ListMedia(none) = %v, %v; want an empty, non-nil slice", list, err)
+		}
+		base := time.UnixMilli(1_700_000_000_000).UTC()
+		for i, id := range []string{"job_1", "job_2", "job_3"} {
+			insertJob(t, s, id, base)
+			if err := s.CompleteJob(t.Context(), id, 1, media(id, base.Add(time.Duration(i)*time.Second))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		list, err = s.ListMedia(t.Context(), "gallery", "user-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, m := range list {
+			ids = append(ids, m.ID)
+		}
+		if fmt.Sprint(ids) != "[med_job_3 med_job_2 med_job_1]" {
+			t.Errorf("ListMedia order = %v, want newest first", ids)
+		}
+
+		if err := s.DeleteMedia(t.Context(), "med_job_2"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteMedia(t.Context(), "med_job_2"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("second DeleteMedia = %v, want ErrNotFound", err)
+		}
+		if _, err := s.Media(t.Context(), "med_job_2"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Media(deleted) = %v, want ErrNotFound", err)
+		}
+		j, err := s.Job(t.Context(), "job_2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Outcome != store.Complete || j.MediaID != "" {
+			t.Errorf("job of deleted media = %+v, want COMPLETE with no media id", j)
+		}
+	})
+}
+
+func TestUnfinishedJobs(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		base := time.Now().Add(-time.Hour)
+		for i := range 5 {
+			insertJob(t, s, fmt.Sprintf("job_%d", i), base.Add(time.Duration(i)*time.Minute))
+		}
+		if err := s.CompleteJob(t.Context(), "job_1", 1, media("job_1", base)); err != nil {
+			t.Fatal(err)
+		}
+		jobs, err := s.UnfinishedJobs(t.Context(), base.Add(3*time.Minute+time.Second), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, j := range jobs {
+			ids = append(ids, j.ID)
+		}
+		if fmt.Sprint(ids) != "[job_0 job_2]" {
+			t.Errorf("UnfinishedJobs = %v, want [job_0 job_2] (oldest first, limited)", ids)
+		}
+	})
+}
+
+// Every process of a fleet migrates at start-up, at the same time: the
+// migrations run once, and opening an up-to-date database again applies
+// nothing and loses nothing. (SQLite is one process's file: its stores are
+// opened one after the other.)
+func TestOpenConcurrentlyKeepsData(t *testing.T) {
+	t.Parallel()
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			url, path := e.url(t)
+			n := 6
+			if e.name == "sqlite" {
+				n = 1
+			}
+			var wg sync.WaitGroup
+			stores := make([]*store.Store, n)
+			errs := make([]error, n)
+			for i := range stores {
+				wg.Go(func() { stores[i], errs[i] = store.Open(context.Background(), url, path) })
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("concurrent Open #%d: %v", i, err)
+				}
+				defer stores[i].Close()
+			}
+			insertJob(t, stores[0], "job_keep", time.Now())
+			s, err := store.Open(t.Context(), url, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if _, err := s.Job(t.Context(), "job_keep"); err != nil {
+				t.Errorf("job after reopening: %v", err)
+			}
+		})
+	}
+}
+
+func TestOpenRejectsUnknownURL(t *testing.T) {
+	t.Parallel()
+	_, err := store.Open(t.Context(), "mysql://localhost/x", "")
+	if err == nil {
+		t.Fatal("Open(mysql://) succeeded")
+	}
+}
