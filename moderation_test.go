@@ -17,10 +17,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
 	xip "github.com/ximagepipeline/ximagepipeline"
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 	"github.com/ximagepipeline/ximagepipeline/moderation"
 	"github.com/ximagepipeline/ximagepipeline/moderation/httpmod"
+	"github.com/ximagepipeline/ximagepipeline/moderation/rekognition"
+	"github.com/ximagepipeline/ximagepipeline/moderation/rekognition/rekognitiontest"
 )
 
 const providerSecret = "test-secret"
@@ -334,4 +338,34 @@ func TestModerationImageIsSmall(t *testing.T) {
 			t.Errorf("moderation image %s %dx%d (%v), want a JPEG within %d px", format, cfg.Width, cfg.Height, err, moderation.DefaultMaxSide)
 		}
 	}
+}
+
+// TestModerationRekognition: the rekognition provider, the AWS SDK pointed
+// at a local server speaking Rekognition's protocol, rejects through the
+// pipeline with Rekognition's labels kept in the details.
+func TestModerationRekognition(t *testing.T) {
+	t.Parallel()
+	srv := rekognitiontest.New(t,
+		rekognitiontest.Label{Name: "Explicit Nudity", ParentName: "Explicit", Confidence: 97, TaxonomyLevel: 2},
+		rekognitiontest.Label{Name: "Explicit", Confidence: 97, TaxonomyLevel: 1},
+	)
+	m, err := rekognition.New(context.Background(), rekognition.Options{
+		Region: "eu-west-1", Endpoint: srv.URL,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(cfg *xip.Config) { cfg.Moderator = m })
+	id := e.uploadOK("gallery", "u1", "a.jpg", testimages.JPEG(testimages.Quadrants(300, 200), 90))
+	code, body := e.wait(id)
+	details, _ := body["moderationDetails"].(map[string]any)
+	if code != http.StatusBadRequest || body["status"] != "REJECTED" || !jsonEqual(details["flags"], []string{"explicit"}) ||
+		details["confidence"] != 0.97 || len(details["labels"].([]any)) != 2 {
+		t.Errorf("got %d %v, want 400 REJECTED explicit 0.97 with 2 labels", code, body)
+	}
+	if reqs := srv.Requests(); len(reqs) != 1 || !reqs[0].Signed || !bytes.HasPrefix(reqs[0].Image, []byte{0xFF, 0xD8}) {
+		t.Errorf("Rekognition got %d requests, want one signed with a JPEG", len(reqs))
+	}
+	e.assertNothingPublished()
 }

@@ -30,6 +30,7 @@ type options struct {
 	maxAttempts int
 	logLevel    string
 	s3          s3Options
+	moderation  moderationOptions
 	// Lease and timing of jobs (set by pipelineConfig); 0: the default.
 	jobTimeout      time.Duration
 	rescueAfter     time.Duration
@@ -58,6 +59,7 @@ func (o *options) addFlags(fs *pflag.FlagSet, server bool) {
 	fs.DurationVar(&o.rescueAfter, "rescue-after", 0, "lease: a job running this long (its worker died) goes to another worker; must exceed --job-timeout (default: 2m, or --job-timeout + 1m when longer)")
 	fs.DurationVar(&o.cleanupInterval, "cleanup-interval", ximagepipeline.DefaultCleanupInterval, "how often staged files of finished jobs and orphans are removed")
 	o.s3.addFlags(fs)
+	o.moderation.addFlags(fs)
 }
 
 // load fills every flag not given on the command line from the environment,

@@ -71,5 +71,9 @@ func (o *options) pipelineConfig(ctx context.Context) (ximagepipeline.Config, er
 		return cfg, err
 	}
 	cfg.Storage = st
+	if cfg.Moderator, err = o.moderation.open(ctx); err != nil {
+		return cfg, err
+	}
+	cfg.Moderation = o.moderation.policy()
 	return cfg, nil
 }

@@ -35,3 +35,14 @@ func BenchmarkProcessGallery(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFocalPoint measures what the focal point adds to a job: the
+// saliency of the benchmark photo's 32 px thumbnail (which the BlurHash
+// needs anyway).
+func BenchmarkFocalPoint(b *testing.B) {
+	src := readTestImage(b, "2569067123_aca715a2ee_o.jpg")
+	thumb := decodeForTest(b, src, blurSize)
+	for b.Loop() {
+		focalPoint(thumb)
+	}
+}

@@ -100,7 +100,7 @@ type Result struct {
 	Width, Height int    // after auto-orientation
 	AspectRatio   string // Width:Height reduced by their GCD, e.g. "3:2"
 	BlurHash      string // 4x3 components
-	FocalPoint    Point  // cover crops are centred on it; the centre for now
+	FocalPoint    Point  // the subject's centre (saliency); cover crops are centred on it
 	// Variants holds one output per variant per format, variant-major:
 	// for variants [md lg] and formats [webp avif]: md.webp, md.avif,
 	// lg.webp, lg.avif.
@@ -203,10 +203,13 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 	// proportion to the input's area, so md from lg (800 px) costs a
 	// quarter of md from the 1600 px base of a hero.
 	//
-	// The BlurHash comes from the smallest whole-frame image: the smallest
-	// inside variant at least blurSize wide, else the base. Shrinking a
-	// 400 px variant to 32 px costs about 4 ms, the 1920 px base of the
-	// hero preset about 30 ms.
+	// The BlurHash and the focal point come from one thumbnail of the
+	// smallest whole-frame image: the smallest inside variant at least
+	// blurSize wide, else the base. Shrinking a 400 px variant to 32 px
+	// costs about 4 ms, the 1920 px base of the hero preset about 30 ms.
+	// Inside variants are cut first, so the focal point is known before
+	// the first cover crop; covers are never kept to cut others from, so
+	// the cascade loses nothing by it.
 	res.FocalPoint = Point{X: 0.5, Y: 0.5}
 	blurFrom := -1
 	for i, v := range opts.Variants {
@@ -224,7 +227,15 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(plans[b].scale, plans[a].scale) })
+	slices.SortStableFunc(order, func(a, b int) int {
+		if ca, cb := opts.Variants[a].Fit == FitCover, opts.Variants[b].Fit == FitCover; ca != cb {
+			if ca {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(plans[b].scale, plans[a].scale)
+	})
 	frames := []vimage{} // inside variants kept in memory, besides base
 	defer func() {
 		for _, f := range frames {
@@ -385,14 +396,9 @@ func cut(base vimage, p plan, res *Result) (vimage, error) {
 	return img.Resize(p.outW, p.outH)
 }
 
-// summarise fills the BlurHash from a tiny thumbnail of img, a whole-frame
-// (uncropped) image of the oriented source.
-//
-// The focal point, set by Process, is the centre for now: libvips'
-// attention (smartcrop) was tried and rejected, as its centre moved with
-// the analysis size (for Landscape_1.jpg x was 0.78, 0.44, 0.75, 0.44 at
-// 32, 64, 128, 400 px) and it answered the top-left corner for images with
-// alpha.
+// summarise fills the BlurHash and the focal point from one tiny
+// thumbnail (blurSize wide) of img, a whole-frame (uncropped) image of the
+// oriented source. See focal.go for the focal point.
 func summarise(img vimage, res *Result) error {
 	w := min(blurSize, img.Width())
 	h := max(1, int(math.Round(float64(img.Height())*float64(w)/float64(img.Width()))))
@@ -405,7 +411,9 @@ func summarise(img vimage, res *Result) error {
 	if err != nil {
 		return err
 	}
-	res.BlurHash, err = blurhash.Encode(4, 3, onWhite(px, w, h, small.Bands()))
+	opaque := onWhite(px, w, h, small.Bands())
+	res.FocalPoint = focalPoint(opaque)
+	res.BlurHash, err = blurhash.Encode(4, 3, opaque)
 	if err != nil {
 		return fmt.Errorf("blurhash: %w", err)
 	}

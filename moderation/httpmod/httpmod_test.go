@@ -82,7 +82,10 @@ func TestModerateFailures(t *testing.T) {
 		{"not JSON", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }, "not the protocol's JSON"},
 		{"empty", func(w http.ResponseWriter, r *http.Request) {}, "not the protocol's JSON"},
 		{"confidence out of range", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"flags":[],"confidence":97}`) }, "not in 0..1"},
-		{"timeout", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }, "deadline exceeded"},
+		{"timeout", func(w http.ResponseWriter, r *http.Request) {
+			io.ReadAll(r.Body) // then the server notices the client leaving
+			<-r.Context().Done()
+		}, "deadline exceeded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

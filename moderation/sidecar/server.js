@@ -45,7 +45,13 @@ async function loadModel() {
     await tf.setBackend("cpu");
   }
   await tf.ready();
-  return nsfwjs.load(MODEL);
+  const model = await nsfwjs.load(MODEL);
+  // The first inference compiles the graph (seconds); pay it before
+  // listening, not on the first upload.
+  const warm = tf.zeros([64, 64, 3], "int32");
+  await model.classify(warm);
+  warm.dispose();
+  return model;
 }
 
 // classify turns a JPEG into the protocol's answer.

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ximagepipeline/ximagepipeline/moderation"
+	"github.com/ximagepipeline/ximagepipeline/moderation/httpmod"
+	"github.com/ximagepipeline/ximagepipeline/moderation/rekognition"
+)
+
+// moderationOptions choose a built-in moderation provider and the default
+// policy (source types may override it in the config file's sourceTypes).
+// Setting --moderation turns moderation on.
+type moderationOptions struct {
+	provider      string
+	url           string
+	timeout       time.Duration
+	secret        string
+	headers       []string
+	region        string
+	reject        []string
+	minConfidence float64
+	failOpen      bool
+}
+
+func (o *moderationOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.provider, "moderation", "", `content moderation provider: "http" (an endpoint of the protocol in docs/moderation.md, such as the offline nsfwjs sidecar) or "rekognition" (AWS); default: none`)
+	fs.StringVar(&o.url, "moderation-url", "", "http: the endpoint images are POSTed to; rekognition: replaces the AWS endpoint (optional)")
+	fs.DurationVar(&o.timeout, "moderation-timeout", httpmod.DefaultTimeout, "http: longest wait for one answer; a timeout is retried like any provider failure")
+	fs.StringVar(&o.secret, "moderation-secret", "", "http: signs each request with HMAC-SHA256 (X-Ximage-Signature); prefer the environment variable MODERATION_SECRET")
+	fs.StringArrayVar(&o.headers, "moderation-header", nil, `http: a header sent with each request, "Name: value" (repeatable)`)
+	fs.StringVar(&o.region, "moderation-region", "", "rekognition: AWS region (default: the AWS SDK's, from AWS_REGION or ~/.aws/config)")
+	fs.StringSliceVar(&o.reject, "moderation-reject", nil, "flags that reject an upload, comma-separated; other flags only annotate (default: every flag rejects)")
+	fs.Float64Var(&o.minConfidence, "moderation-min-confidence", 0, "least confidence (0..1) at which a flag rejects; below it the flag only annotates")
+	fs.BoolVar(&o.failOpen, "moderation-fail-open", false, "publish an upload whose moderation failed on every attempt (provider down) instead of failing the job")
+}
+
+// policy is the default moderation policy.
+func (o *moderationOptions) policy() moderation.Policy {
+	return moderation.Policy{Reject: o.reject, MinConfidence: o.minConfidence, FailOpen: o.failOpen}
+}
+
+// open returns the chosen provider, or nil when moderation is off.
+func (o *moderationOptions) open(ctx context.Context) (moderation.Moderator, error) {
+	switch o.provider {
+	case "", "none":
+		return nil, nil
+	case "http":
+		header := http.Header{}
+		for _, h := range o.headers {
+			name, value, ok := strings.Cut(h, ":")
+			if !ok {
+				return nil, fmt.Errorf("--moderation-header %q: want \"Name: value\"", h)
+			}
+			header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+		}
+		m, err := httpmod.New(httpmod.Options{URL: o.url, Timeout: o.timeout, Secret: o.secret, Header: header})
+		if err != nil {
+			return nil, fmt.Errorf("%w (option --moderation-url)", err)
+		}
+		return m, nil
+	case "rekognition":
+		m, err := rekognition.New(ctx, rekognition.Options{Region: o.region, Endpoint: o.url})
+		if err != nil {
+			return nil, fmt.Errorf("%w (options --moderation-*)", err)
+		}
+		return m, nil
+	}
+	return nil, fmt.Errorf("--moderation %q: choose http or rekognition", o.provider)
+}
