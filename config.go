@@ -38,6 +38,13 @@ type SourceType struct {
 	Quality       int      `json:"quality" yaml:"quality"`             // WebP/AVIF quality, 1-100
 	StoreOriginal bool     `json:"storeOriginal" yaml:"storeOriginal"` // keep the metadata-free original
 	Formats       []string `json:"formats" yaml:"formats"`             // default ["webp"]; "avif" may be added
+	// Animated keeps the animation of animated GIF and WebP uploads in the
+	// WebP variants (animated WebP), at most MaxFrames frames. Default
+	// false: variants show the first frame.
+	Animated bool `json:"animated,omitempty" yaml:"animated"`
+	// MaxFrames caps the frames kept when Animated; later frames are
+	// dropped. Default 0: imaging.DefaultMaxFrames (50).
+	MaxFrames int `json:"maxFrames,omitempty" yaml:"maxFrames"`
 	// Moderation overrides Config.Moderation for this source type (turn it
 	// off, change what rejects). Default nil: Config.Moderation applies.
 	Moderation *moderation.Policy `json:"moderation,omitempty" yaml:"moderation"`
@@ -262,6 +269,9 @@ func (c Config) validate() error {
 			if err := validPolicy(*st.Moderation); err != nil {
 				return fmt.Errorf("config: source type %q: %w", name, err)
 			}
+		}
+		if st.MaxFrames < 0 {
+			return fmt.Errorf("config: source type %q: maxFrames %d is negative", name, st.MaxFrames)
 		}
 		if st.Formats[0] != "webp" {
 			return fmt.Errorf("config: source type %q: formats must start with \"webp\" (got %v)", name, st.Formats)

@@ -45,6 +45,18 @@ type Options struct {
 	// KeepOriginal also returns the original, upright, sRGB and without
 	// metadata, in the source format.
 	KeepOriginal bool
+	// Animated keeps the animation of animated GIF and WebP sources: their
+	// WebP variants are animated WebP of at most MaxFrames frames (later
+	// frames are dropped); AVIF variants still show the first frame.
+	// Default false: every variant shows the first frame, as for any still
+	// source. Sources with an EXIF orientation other than 1 are treated as
+	// stills.
+	Animated bool
+	// MaxFrames caps the frames kept when Animated. Default 50
+	// (DefaultMaxFrames) when 0: memory and time grow with the frames
+	// decoded, and the upload check bounds frames x width x height by
+	// maxPixels only.
+	MaxFrames int
 }
 
 // Defaults used for zero Options fields.
@@ -60,6 +72,7 @@ type Options struct {
 const (
 	DefaultQuality    = 80
 	DefaultWebPEffort = 2
+	DefaultMaxFrames  = 50
 )
 
 // originalQuality is used when an original must be re-encoded (rotated or
@@ -76,7 +89,8 @@ type Output struct {
 	Format string // "webp", "avif", or the source format for the original
 	Ext    string // file extension: as Format, except "jpg" for "jpeg"
 	Width  int
-	Height int
+	Height int // of one frame
+	Frames int // 1, or the frame count of an animation
 	Data   []byte
 }
 
@@ -188,13 +202,27 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 	case h.HasICC:
 		colour = iccProfile
 	}
-	base, err := decode(buf, min(decodeWidth, res.Width), colour)
+	pages := 1
+	if opts.Animated && h.Pages > 1 && (format == "gif" || format == "webp") && h.Orientation <= 1 {
+		pages = min(h.Pages, opts.MaxFrames)
+	}
+	base, anim, err := decodeFrames(buf, min(decodeWidth, res.Width), colour, pages)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUndecodable, err)
 	}
 	defer base.Close()
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	// An animation's frames are stacked in base; first is its first frame,
+	// the whole-frame image the BlurHash and the focal point come from.
+	animated := anim.Pages > 1
+	first := base
+	if animated {
+		if first, err = base.Crop(0, 0, base.Width(), anim.PageHeight); err != nil {
+			return nil, err
+		}
+		defer first.Close()
 	}
 
 	// Variants are cut largest first, each from the smallest whole-frame
@@ -213,13 +241,13 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 	res.FocalPoint = Point{X: 0.5, Y: 0.5}
 	blurFrom := -1
 	for i, v := range opts.Variants {
-		if v.Fit == FitInside && plans[i].outW >= blurSize &&
+		if !animated && v.Fit == FitInside && plans[i].outW >= blurSize &&
 			(blurFrom < 0 || plans[i].outW < plans[blurFrom].outW) {
 			blurFrom = i
 		}
 	}
 	if blurFrom < 0 {
-		if err := summarise(base, res); err != nil {
+		if err := summarise(first, res); err != nil {
 			return nil, err
 		}
 	}
@@ -253,11 +281,16 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 				from = f
 			}
 		}
-		img, err := cut(from, p, res)
+		var img vimage
+		if animated {
+			img, err = cutFrames(base, anim, p, res)
+		} else {
+			img, err = cut(from, p, res)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("variant %s: %w", v.Name, err)
 		}
-		if v.Fit == FitInside && img.Width() < base.Width() {
+		if !animated && v.Fit == FitInside && img.Width() < base.Width() {
 			// Materialised, it is computed once for its encodings, the
 			// BlurHash and the smaller variants.
 			mem, err := img.Materialise()
@@ -280,13 +313,14 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 				img.Close()
 				return nil, err
 			}
-			data, err := img.Encode(f, opts.Quality, opts.WebPEffort)
+			data, frames, err := encodeVariant(img, anim, f, opts)
 			if err != nil {
 				img.Close()
 				return nil, fmt.Errorf("variant %s: %w", v.Name, err)
 			}
 			outs[i] = append(outs[i], Output{
-				Name: v.Name, Format: f, Ext: f, Width: img.Width(), Height: img.Height(), Data: data,
+				Name: v.Name, Format: f, Ext: f, Width: img.Width(), Height: img.Height() / anim.Pages,
+				Frames: frames, Data: data,
 			})
 		}
 		img.Close()
@@ -297,12 +331,19 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 
 	if opts.KeepOriginal {
 		out := Output{Name: "original", Format: format, Ext: extension(format),
-			Width: res.Width, Height: res.Height, Data: original}
+			Width: res.Width, Height: res.Height, Frames: h.Pages, Data: original}
 		if out.Data == nil {
-			if out.Data, err = base.Encode(format, originalQuality, opts.WebPEffort); err != nil {
+			img := base
+			if animated {
+				if img, err = base.Animate(anim); err != nil {
+					return nil, fmt.Errorf("original: %w", err)
+				}
+				defer img.Close()
+			}
+			if out.Data, err = img.Encode(format, originalQuality, opts.WebPEffort); err != nil {
 				return nil, fmt.Errorf("original: %w", err)
 			}
-			out.Width, out.Height = base.Width(), base.Height()
+			out.Width, out.Height, out.Frames = base.Width(), anim.PageHeight, anim.Pages
 		}
 		res.Original = &out
 	}
@@ -321,6 +362,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.WebPEffort < 0 || o.WebPEffort > 6 {
 		return o, fmt.Errorf("imaging: WebP effort %d not in 0-6", o.WebPEffort)
+	}
+	if o.MaxFrames == 0 {
+		o.MaxFrames = DefaultMaxFrames
+	}
+	if o.MaxFrames < 0 {
+		return o, fmt.Errorf("imaging: MaxFrames %d is negative", o.MaxFrames)
 	}
 	if len(o.Formats) == 0 {
 		o.Formats = []string{"webp"}
@@ -394,6 +441,53 @@ func cut(base vimage, p plan, res *Result) (vimage, error) {
 	}
 	defer img.Close()
 	return img.Resize(p.outW, p.outH)
+}
+
+// cutFrames cuts variant p from every frame of the animation stacked in
+// base, and stacks the results as an animation with a's timing.
+func cutFrames(base vimage, a animation, p plan, res *Result) (vimage, error) {
+	frames := make([]vimage, 0, a.Pages)
+	defer func() {
+		for _, f := range frames {
+			f.Close()
+		}
+	}()
+	for i := range a.Pages {
+		page, err := base.Crop(0, i*a.PageHeight, base.Width(), a.PageHeight)
+		if err != nil {
+			return vimage{}, err
+		}
+		f, err := cut(page, p, res)
+		page.Close() // f holds its own reference
+		if err != nil {
+			return vimage{}, err
+		}
+		frames = append(frames, f)
+	}
+	stack, err := joinFrames(frames)
+	if err != nil {
+		return vimage{}, err
+	}
+	defer stack.Close()
+	out := a
+	out.PageHeight = frames[0].Height()
+	return stack.Animate(out)
+}
+
+// encodeVariant encodes one variant in format f: an animation as animated
+// WebP, or as its first frame in AVIF. It returns the frames written.
+func encodeVariant(img vimage, a animation, f string, opts Options) ([]byte, int, error) {
+	if a.Pages <= 1 || f == "webp" {
+		data, err := img.Encode(f, opts.Quality, opts.WebPEffort)
+		return data, max(1, a.Pages), err
+	}
+	still, err := img.Crop(0, 0, img.Width(), img.Height()/a.Pages)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer still.Close()
+	data, err := still.Encode(f, opts.Quality, opts.WebPEffort)
+	return data, 1, err
 }
 
 // summarise fills the BlurHash and the focal point from one tiny

@@ -61,16 +61,55 @@ static int read_header(const void *buf, size_t len, header_info *h) {
 	return 0;
 }
 
+// thumbnail decodes, shrinks, orients and (to_srgb) converts through the
+// embedded profile. pages > 1 loads that many frames of an animation as
+// one tall image of pages frames (page-height set), each shrunk alike.
 static int thumbnail(const void *buf, size_t len, int width, int height,
-	int to_srgb, VipsImage **out) {
+	int to_srgb, int pages, VipsImage **out) {
+	char options[64] = "fail_on=truncated";
+	if (pages > 1)
+		g_snprintf(options, sizeof(options), "fail_on=truncated,n=%d", pages);
 	if (to_srgb)
 		return vips_thumbnail_buffer((void *) buf, len, out, width,
 			"height", height, "size", VIPS_SIZE_DOWN,
-			"fail_on", VIPS_FAIL_ON_TRUNCATED, "option_string", "fail_on=truncated",
+			"fail_on", VIPS_FAIL_ON_TRUNCATED, "option_string", options,
 			"export_profile", "srgb", NULL);
 	return vips_thumbnail_buffer((void *) buf, len, out, width,
 		"height", height, "size", VIPS_SIZE_DOWN,
-		"fail_on", VIPS_FAIL_ON_TRUNCATED, "option_string", "fail_on=truncated", NULL);
+		"fail_on", VIPS_FAIL_ON_TRUNCATED, "option_string", options, NULL);
+}
+
+typedef struct {
+	int page_height, loop, n_delays;
+	int *delays; // owned by the image it was read from
+} anim_info;
+
+// read_anim reads the animation fields strip_copy removes.
+static void read_anim(VipsImage *in, anim_info *a) {
+	a->page_height = vips_image_get_page_height(in);
+	a->loop = 0;
+	if (vips_image_get_typeof(in, "loop"))
+		vips_image_get_int(in, "loop", &a->loop);
+	a->delays = NULL;
+	a->n_delays = 0;
+	if (vips_image_get_typeof(in, "delay"))
+		vips_image_get_array_int(in, "delay", &a->delays, &a->n_delays);
+}
+
+// set_anim returns a copy of in, n frames of page_height stacked, that
+// savers write as an animation.
+static int set_anim(VipsImage *in, VipsImage **out, int page_height,
+	int *delays, int n, int loop) {
+	if (vips_copy(in, out, NULL))
+		return -1;
+	vips_image_set_int(*out, VIPS_META_PAGE_HEIGHT, page_height);
+	vips_image_set_array_int(*out, "delay", delays, n);
+	vips_image_set_int(*out, "loop", loop);
+	return 0;
+}
+
+static int join_frames(VipsImage **in, int n, VipsImage **out) {
+	return vips_arrayjoin(in, out, n, "across", 1, NULL);
 }
 
 // load_cmyk loads a CMYK image upright in sRGB at full size, through its
@@ -262,38 +301,73 @@ const (
 	cmyk       colourPath = 2 // see load_cmyk
 )
 
+// animation describes the frames of a decoded animation: Pages frames of
+// PageHeight stacked in one image, shown for Delays ms each.
+type animation struct {
+	Pages, PageHeight int
+	Delays            []int
+	Loop              int // 0: forever
+}
+
 // decode loads buf shrunk on load to the given width (height unbounded),
 // upright, in 8-bit sRGB, without metadata, and fully decoded in memory so
 // that all later steps read pixels and never the source again.
 func decode(buf cBuffer, width int, colour colourPath) (vimage, error) {
+	img, _, err := decodeFrames(buf, width, colour, 1)
+	return img, err
+}
+
+// decodeFrames is decode for the first pages frames of an animation,
+// stacked top to bottom, each shrunk alike; with pages 1, or for a still,
+// it is decode.
+func decodeFrames(buf cBuffer, width int, colour colourPath, pages int) (vimage, animation, error) {
 	var thumb, srgb8, bare *C.VipsImage
 	if colour == cmyk {
 		var full *C.VipsImage
 		if C.load_cmyk(buf.p, buf.n, &full) != 0 {
-			return vimage{}, vipsError("decode")
+			return vimage{}, animation{}, vipsError("decode")
 		}
 		defer C.g_object_unref(C.gpointer(full))
 		scale := C.double(float64(width) / float64(C.vips_image_get_width(full)))
 		if C.resize(full, &thumb, scale, scale) != 0 {
-			return vimage{}, vipsError("resize")
+			return vimage{}, animation{}, vipsError("resize")
 		}
-	} else if C.thumbnail(buf.p, buf.n, C.int(width), C.VIPS_MAX_COORD, C.int(colour), &thumb) != 0 {
-		return vimage{}, vipsError("decode")
+	} else if C.thumbnail(buf.p, buf.n, C.int(width), C.VIPS_MAX_COORD, C.int(colour), C.int(pages), &thumb) != 0 {
+		return vimage{}, animation{}, vipsError("decode")
 	}
 	defer C.g_object_unref(C.gpointer(thumb))
+	anim := readAnimation(thumb)
 	if C.to_srgb8(thumb, &srgb8) != 0 {
-		return vimage{}, vipsError("convert to sRGB")
+		return vimage{}, animation{}, vipsError("convert to sRGB")
 	}
 	defer C.g_object_unref(C.gpointer(srgb8))
 	if C.strip_copy(srgb8, &bare) != 0 {
-		return vimage{}, vipsError("remove metadata")
+		return vimage{}, animation{}, vipsError("remove metadata")
 	}
 	defer C.g_object_unref(C.gpointer(bare))
 	mem := C.copy_memory(bare) // pixels are decoded here: truncation fails now
 	if mem == nil {
-		return vimage{}, vipsError("decode")
+		return vimage{}, animation{}, vipsError("decode")
 	}
-	return vimage{mem}, nil
+	return vimage{mem}, anim, nil
+}
+
+// readAnimation reads the frame layout and timing of a decoded image,
+// before strip_copy removes them.
+func readAnimation(im *C.VipsImage) animation {
+	var a C.anim_info
+	C.read_anim(im, &a)
+	ph := max(1, int(a.page_height))
+	anim := animation{Pages: int(C.vips_image_get_height(im)) / ph, PageHeight: ph, Loop: int(a.loop)}
+	delays := unsafe.Slice((*C.int)(a.delays), int(a.n_delays))
+	for i := range anim.Pages {
+		d := 100 // ms; what browsers show for a missing or zero delay
+		if i < len(delays) && delays[i] > 0 {
+			d = int(delays[i])
+		}
+		anim.Delays = append(anim.Delays, d)
+	}
+	return anim
 }
 
 func (im vimage) Resize(width, height int) (vimage, error) {
@@ -320,6 +394,39 @@ func (im vimage) Crop(left, top, width, height int) (vimage, error) {
 	var out *C.VipsImage
 	if C.extract_area(im.p, &out, C.int(left), C.int(top), C.int(width), C.int(height)) != 0 {
 		return vimage{}, vipsError("crop")
+	}
+	return vimage{out}, nil
+}
+
+// Animate returns the image, a (the frames stacked), marked so that
+// Encode writes an animation (WebP, GIF).
+func (im vimage) Animate(a animation) (vimage, error) {
+	var out *C.VipsImage
+	delays := make([]C.int, len(a.Delays))
+	for i, d := range a.Delays {
+		delays[i] = C.int(d)
+	}
+	var p *C.int
+	if len(delays) > 0 {
+		p = &delays[0] // set_anim copies the values
+	}
+	if C.set_anim(im.p, &out, C.int(a.PageHeight), p, C.int(len(delays)), C.int(a.Loop)) != 0 {
+		return vimage{}, vipsError("animate")
+	}
+	return vimage{out}, nil
+}
+
+// joinFrames stacks frames of the same size top to bottom.
+func joinFrames(frames []vimage) (vimage, error) {
+	ps := C.malloc(C.size_t(len(frames)) * C.size_t(unsafe.Sizeof((*C.VipsImage)(nil))))
+	defer C.free(ps)
+	arr := unsafe.Slice((**C.VipsImage)(ps), len(frames))
+	for i, f := range frames {
+		arr[i] = f.p
+	}
+	var out *C.VipsImage
+	if C.join_frames((**C.VipsImage)(ps), C.int(len(frames)), &out) != 0 {
+		return vimage{}, vipsError("join frames")
 	}
 	return vimage{out}, nil
 }

@@ -27,6 +27,9 @@ type Recipe struct {
 	Quality       int
 	Formats       []string
 	StoreOriginal bool
+	// Animated and MaxFrames: see imaging.Options.
+	Animated  bool
+	MaxFrames int
 	// Moderation is the source type's moderation policy; nil: not moderated.
 	Moderation *moderation.Policy
 }
@@ -34,7 +37,8 @@ type Recipe struct {
 // Options is what imaging is asked for this recipe: the one translation,
 // used by the worker and by the offline process command alike.
 func (r Recipe) Options() imaging.Options {
-	return imaging.Options{Variants: r.Variants, Quality: r.Quality, Formats: r.Formats, KeepOriginal: r.StoreOriginal}
+	return imaging.Options{Variants: r.Variants, Quality: r.Quality, Formats: r.Formats, KeepOriginal: r.StoreOriginal,
+		Animated: r.Animated, MaxFrames: r.MaxFrames}
 }
 
 // Worker processes jobs. Its exported fields must be set before use.
