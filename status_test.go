@@ -243,3 +243,35 @@ func TestRestart(t *testing.T) {
 	}
 	w.waitNothingStaged()
 }
+
+// TestShutdownHandsJobBack: a job interrupted by a stop that cannot wait
+// for it goes back to the queue without using an attempt, even its last
+// one, and the next pipeline on the same data completes it.
+func TestShutdownHandsJobBack(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	gs := newGated(t, dir)
+	gs.hold = make(chan struct{}) // never released: only the stop ends the attempt
+	e := newEnvIn(t, dir, func(cfg *xip.Config) { cfg.Storage, cfg.MaxAttempts = gs, 1 })
+	id := e.uploadOK("avatar", "u1", "a.jpg", testimages.JPEG(testimages.Quadrants(80, 60), 90))
+	select {
+	case <-gs.entered:
+	case <-time.After(pollDeadline):
+		t.Fatal("no worker picked the job up")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := e.p.Close(ctx); err != nil {
+		t.Logf("Close with a job running: %v", err)
+	}
+	e.p = nil
+
+	next := newEnvIn(t, dir, func(cfg *xip.Config) { cfg.MaxAttempts = 1 })
+	code, body := next.wait(id)
+	if code != http.StatusOK || body["status"] != "COMPLETE" {
+		t.Fatalf("after restart: %d %v, want 200 COMPLETE", code, body)
+	}
+	if job, err := next.p.GetStatus(context.Background(), id); err != nil || job.Attempts != 1 {
+		t.Errorf("GetStatus: %+v, %v; want the one counted attempt", job, err)
+	}
+}

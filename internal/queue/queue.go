@@ -86,6 +86,10 @@ func (e permanentError) Unwrap() error { return e.err }
 // Permanent wraps err so that the job fails at once.
 func Permanent(err error) error { return permanentError{err} }
 
+// HandBack returns a job to the queue without counting the attempt: for
+// work interrupted by a shutdown.
+func HandBack() error { return river.JobSnooze(0) }
+
 // client is what the queue needs of a River client, whatever its driver.
 type client interface {
 	Start(ctx context.Context) error

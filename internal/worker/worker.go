@@ -102,6 +102,12 @@ func (w *Worker) Process(ctx context.Context, jobID string, attempt, maxAttempts
 		w.removeStaged(ctx, job)
 		return nil
 	}
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		// The process is stopping: the attempt was not the job's fault,
+		// so it goes back to the queue without counting.
+		log.Info("job handed back on shutdown")
+		return queue.HandBack()
+	}
 	var perm permanent
 	final := errors.As(err, &perm) || attempt >= maxAttempts
 	switch {
