@@ -26,7 +26,7 @@ import (
 // from different sources) agree within 0.04. A photo whose detail is
 // spread evenly (the Landscape_N and Portrait_N photos: foliage) keeps
 // the centre exactly, so its eight EXIF orientations crop alike. It costs
-// about 0.1-0.2 ms (BenchmarkFocalPoint): the thumbnail exists already.
+// about 0.1-0.3 ms (BenchmarkFocalPoint): the thumbnail exists already.
 //
 // It is a heuristic, not a detector: a face is found by its skin tone, so
 // sand, wood and bare earth score as skin too, and a busy background

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
+)
+
+// TestOptionPrecedence: a flag beats the environment, which beats the
+// config file, which beats the default; variants come from the file.
+func TestOptionPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(file, []byte(`
+data-dir: /from/file
+prefix: /from-file
+max-attempts: 7
+variants:
+  thumb: {width: 200, height: 200, fit: cover}
+sourceTypes:
+  product: {variants: [thumb], quality: 90}
+`), 0o644)
+	t.Setenv("PREFIX", "/from-env")
+	t.Setenv("MAX_ATTEMPTS", "5")
+	var o options
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	o.addFlags(fs, true)
+	if err := fs.Parse([]string{"--config", file, "--max-attempts", "9"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.load(fs); err != nil {
+		t.Fatal(err)
+	}
+	cfg := o.config()
+	if cfg.DataDir != "/from/file" || cfg.Prefix != "/from-env" || cfg.MaxAttempts != 9 {
+		t.Errorf("data dir %q (want file), prefix %q (want env), attempts %d (want flag 9)", cfg.DataDir, cfg.Prefix, cfg.MaxAttempts)
+	}
+	if v := cfg.Variants["thumb"]; v.Width != 200 || v.Fit != "cover" {
+		t.Errorf("variants from the file: %+v", cfg.Variants)
+	}
+	if st := cfg.SourceTypes["product"]; st.Quality != 90 || len(st.Variants) != 1 {
+		t.Errorf("source types from the file: %+v", cfg.SourceTypes)
+	}
+}
+
+// TestCommandLine builds the binary, serves, and drives it as a script
+// would: the client commands' output and exit codes.
+func TestCommandLine(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "ximagepipeline")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	srv := exec.Command(bin, "serve", "--addr", addr, "--data-dir", filepath.Join(dir, "data"), "--log-level", "error")
+	srv.Stderr = os.Stderr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Signal(os.Interrupt); srv.Wait() })
+	server := "http://" + addr + "/image-pipeline"
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("server did not start")
+		}
+	}
+
+	run := func(args ...string) (int, []byte) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "SERVER="+server)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode(), append(out, stderr.Bytes()...)
+		}
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return 0, out
+	}
+
+	good := filepath.Join(dir, "good.jpg")
+	os.WriteFile(good, testimages.JPEG(testimages.Quadrants(300, 200), 90), 0o644)
+	broken := filepath.Join(dir, "broken.jpg")
+	os.WriteFile(broken, testimages.TruncatedJPEG(300, 200), 0o644)
+
+	code, out := run("upload", "--source-type", "gallery", "--source-id", "u1", "--wait", good)
+	var done struct {
+		Status string `json:"status"`
+		Media  struct {
+			ID   string            `json:"id"`
+			URLs map[string]string `json:"urls"`
+		} `json:"media"`
+	}
+	if code != exitOK || json.Unmarshal(out, &done) != nil || done.Status != "COMPLETE" || done.Media.URLs["md"] == "" {
+		t.Fatalf("upload --wait: exit %d, %s", code, out)
+	}
+	if code, out := run("upload", "--source-type", "gallery", "--source-id", "u1", "--wait", broken); code != exitFailed || !strings.Contains(string(out), `"FAILED"`) {
+		t.Errorf("upload of a broken file: exit %d, want %d; %s", code, exitFailed, out)
+	}
+	if code, out := run("upload", "--source-type", "nope", "--source-id", "u1", good); code != exitError || !strings.Contains(string(out), "UNKNOWN_SOURCE_TYPE") {
+		t.Errorf("refused upload: exit %d, want %d; %s", code, exitError, out)
+	}
+	if code, out := run("status", "job_missing"); code != exitError || !strings.Contains(string(out), "JOB_NOT_FOUND") {
+		t.Errorf("status of an unknown job: exit %d; %s", code, out)
+	}
+	if code, out := run("media", "list", "--source-type", "gallery", "--source-id", "u1"); code != 0 || !strings.Contains(string(out), done.Media.ID) {
+		t.Errorf("media list: exit %d; %s", code, out)
+	}
+	if code, out := run("media", "get", done.Media.ID); code != 0 || !strings.Contains(string(out), `"aspectRatio": "3:2"`) {
+		t.Errorf("media get: exit %d; %s", code, out)
+	}
+	if code, out := run("media", "delete", done.Media.ID); code != 0 {
+		t.Errorf("media delete: exit %d; %s", code, out)
+	}
+	if code, out := run("media", "get", done.Media.ID); code != exitError || !strings.Contains(string(out), "MEDIA_NOT_FOUND") {
+		t.Errorf("media get after delete: exit %d; %s", code, out)
+	}
+	if code, out := run("config"); code != 0 || !strings.Contains(string(out), `"variantPresets"`) {
+		t.Errorf("config: exit %d; %s", code, out)
+	}
+	for _, sub := range [][]string{{"serve"}, {"worker"}, {"migrate"}, {"upload"}, {"status"}, {"media", "list"}, {"process"}} {
+		if code, out := run(append(sub, "--help")...); code != 0 || !strings.Contains(string(out), "Usage:") {
+			t.Errorf("%v --help: exit %d; %s", sub, code, out)
+		}
+	}
+}
