@@ -36,6 +36,7 @@ import (
 
 	"github.com/ximagepipeline/ximagepipeline/internal/pgtest"
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
+	"github.com/ximagepipeline/ximagepipeline/internal/testproc"
 	"github.com/ximagepipeline/ximagepipeline/storage/storagetest"
 )
 
@@ -295,7 +296,7 @@ func runBinary(bin string, env []string, args ...string) ([]byte, error) {
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *testproc.Buffer
 	done chan struct{}
 	err  error // once done
 }
@@ -304,7 +305,7 @@ type process struct {
 // kernel if the test binary dies), its logs shown when the test fails.
 func startProcess(t *testing.T, name, bin string, env []string, args ...string) *process {
 	t.Helper()
-	p := &process{name: name, cmd: exec.Command(bin, args...), logs: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{name: name, cmd: exec.Command(bin, args...), logs: &testproc.Buffer{}, done: make(chan struct{})}
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -370,21 +371,3 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 func cpus() int { return runtime.NumCPU() }
-
-// syncBuffer collects a process's output from two pipes at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

@@ -129,6 +129,31 @@ func TestProcessAnimated(t *testing.T) {
 	}
 	checkWebPAnimation(t, res.Variants[0], 3)
 
+	// Frames x decoded size is bounded too: 5 frames of 2000x2000 decoded
+	// at full size hold 20 MP, over maxAnimationPixels (16 MP): 4 are kept.
+	big := func() []byte {
+		var g gif.GIF
+		for i := range 5 {
+			f := image.NewPaletted(image.Rect(0, 0, 2000, 2000), color.Palette{frameColours[0], frameColours[1]})
+			for p := range f.Pix {
+				f.Pix[p] = uint8(i % 2)
+			}
+			g.Image, g.Delay = append(g.Image, f), append(g.Delay, 10)
+		}
+		var b bytes.Buffer
+		if err := gif.EncodeAll(&b, &g); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}()
+	res, err = Process(context.Background(), big, Options{Variants: []Variant{{Name: "full", Width: 2000, Fit: FitInside}}, Animated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := res.Variants[0]; v.Frames != 4 || v.Width != 2000 || v.Height != 2000 {
+		t.Errorf("5 frames of 2000x2000: %d frames of %dx%d, want 4 of 2000x2000", v.Frames, v.Width, v.Height)
+	}
+
 	// A real GIF (10 frames with transparency), capped at 4 frames.
 	real, err := Process(context.Background(), readTestImage(t, "animated-loop-3.gif"),
 		Options{Variants: []Variant{{Name: "md", Width: 200, Fit: FitInside}}, Animated: true, MaxFrames: 4})

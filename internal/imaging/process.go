@@ -53,9 +53,9 @@ type Options struct {
 	// stills.
 	Animated bool
 	// MaxFrames caps the frames kept when Animated. Default 50
-	// (DefaultMaxFrames) when 0: memory and time grow with the frames
-	// decoded, and the upload check bounds frames x width x height by
-	// maxPixels only.
+	// (DefaultMaxFrames) when 0. Fewer are kept when MaxFrames frames at
+	// the size decoded (the largest variant's) would hold more than
+	// maxAnimationPixels: all frames are decoded into memory at once.
 	MaxFrames int
 }
 
@@ -74,6 +74,11 @@ const (
 	DefaultWebPEffort = 2
 	DefaultMaxFrames  = 50
 )
+
+// maxAnimationPixels bounds the pixels of all decoded frames of an
+// animation together (4 bytes each: 64 MB), whatever MaxFrames says: 50
+// frames of a 1200x900 gallery variant would otherwise take 216 MB.
+const maxAnimationPixels = 16_000_000
 
 // originalQuality is used when an original must be re-encoded (rotated or
 // colour converted): high, because the original is the master copy.
@@ -194,7 +199,7 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 	if opts.KeepOriginal && original == nil {
 		scale = 1
 	}
-	decodeWidth := max(blurSize, int(math.Ceil(float64(res.Width)*scale)))
+	decodeWidth := min(res.Width, max(blurSize, int(math.Ceil(float64(res.Width)*scale))))
 	colour := plainRGB
 	switch {
 	case h.Interpretation == "cmyk":
@@ -204,9 +209,10 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 	}
 	pages := 1
 	if opts.Animated && h.Pages > 1 && (format == "gif" || format == "webp") && h.Orientation <= 1 {
-		pages = min(h.Pages, opts.MaxFrames)
+		frame := decodeWidth * max(1, int(math.Ceil(float64(res.Height)*float64(decodeWidth)/float64(res.Width))))
+		pages = max(1, min(h.Pages, opts.MaxFrames, maxAnimationPixels/frame))
 	}
-	base, anim, err := decodeFrames(buf, min(decodeWidth, res.Width), colour, pages)
+	base, anim, err := decodeFrames(buf, decodeWidth, colour, pages)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUndecodable, err)
 	}

@@ -17,13 +17,9 @@
 package pgtest
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -36,6 +32,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/testproc"
 )
 
 // BinDirEnv names an environment variable that, when set, is the directory
@@ -89,7 +87,7 @@ type Cluster struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
-	logs *lockedBuffer
+	logs *testproc.Buffer
 }
 
 // NewCluster starts a cluster of the test's own, stopped and removed when
@@ -119,7 +117,7 @@ func (c *Cluster) URL(name string) string {
 // when the test ends.
 func (c *Cluster) NewDatabase(t testing.TB) string {
 	t.Helper()
-	name := "test_" + randomHex(8)
+	name := "test_" + testproc.RandomHex(8)
 	if err := c.exec(context.Background(), "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("pgtest: create database: %v", err)
 	}
@@ -175,7 +173,7 @@ func start() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{bin: bin, dir: dir, cred: cred, logs: &lockedBuffer{}}
+	c := &Cluster{bin: bin, dir: dir, cred: cred, logs: &testproc.Buffer{}}
 	if cred != nil {
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			c.remove()
@@ -192,7 +190,7 @@ func start() (*Cluster, error) {
 	}
 	// A free port can be taken between the probe and the bind: try others.
 	for range 3 {
-		if c.Port, err = freePort(); err != nil {
+		if c.Port, err = testproc.FreePort(); err != nil {
 			break
 		}
 		if err = c.run(); err == nil {
@@ -331,37 +329,4 @@ func serverUser() (*syscall.Credential, error) {
 		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
 	}
 	return nil, errors.New("running as root and neither user postgres nor nobody exists: PostgreSQL refuses to run as root")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// lockedBuffer collects the server's output from two pipes at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -3,22 +3,20 @@ package storagetest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/testproc"
 )
 
 // S3Server is a versitygw S3 gateway started for a test, with one bucket.
@@ -57,8 +55,8 @@ func StartS3(t testing.TB) *S3Server {
 	}
 	srv := &S3Server{
 		Region:          "us-east-1",
-		AccessKeyID:     "test-access-" + randomHex(4),
-		SecretAccessKey: "test-secret-" + randomHex(12),
+		AccessKeyID:     "test-access-" + testproc.RandomHex(4),
+		SecretAccessKey: "test-secret-" + testproc.RandomHex(12),
 	}
 	// A free port can be taken by someone else between our probe and the
 	// gateway's bind; try again on another one.
@@ -84,7 +82,7 @@ func StartS3(t testing.TB) *S3Server {
 }
 
 func (srv *S3Server) start(t testing.TB, bin string) error {
-	port, err := freePort()
+	port, err := testproc.FreePort()
 	if err != nil {
 		return err
 	}
@@ -93,7 +91,7 @@ func (srv *S3Server) start(t testing.TB, bin string) error {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return err
 	}
-	var logs lockedBuffer
+	var logs testproc.Buffer
 	cmd := exec.Command(bin,
 		"--access", srv.AccessKeyID,
 		"--secret", srv.SecretAccessKey,
@@ -158,7 +156,7 @@ var PinnedPrefixes = []string{"staging/", "media/", "originals/"}
 // and returns its name.
 func (srv *S3Server) NewBucket(t testing.TB) string {
 	t.Helper()
-	name := "test-" + randomHex(8)
+	name := "test-" + testproc.RandomHex(8)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := srv.Client.MakeBucket(ctx, name, minio.MakeBucketOptions{Region: srv.Region}); err != nil {
@@ -238,15 +236,6 @@ func findVersitygw() (string, error) {
 	return "", errors.New("versitygw binary not found in $" + VersitygwEnv + ", PATH, GOBIN or GOPATH/bin (looked in " + strings.Join(dirs, ", ") + ")")
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func filterEnv(env []string, dropPrefixes ...string) []string {
 	var out []string
 next:
@@ -259,28 +248,4 @@ next:
 		out = append(out, kv)
 	}
 	return out
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// lockedBuffer collects a process's output from two pipes at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
