@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
 )
 
 // metrics are the pipeline's Prometheus series, in a registry of its own
@@ -53,7 +55,13 @@ func newMetrics(p *Pipeline) *metrics {
 		}
 		return float64(n)
 	})
-	m.registry.MustRegister(m.uploads, m.uploadSeconds, m.attempts, m.attemptTime, m.inFlight, depth,
+	vipsMem := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ximagepipeline_libvips_memory_bytes", Help: "Bytes libvips holds for pixels now.",
+	}, func() float64 { cur, _ := imaging.Memory(); return float64(cur) })
+	vipsPeak := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ximagepipeline_libvips_memory_peak_bytes", Help: "Most bytes libvips has held for pixels at once.",
+	}, func() float64 { _, peak := imaging.Memory(); return float64(peak) })
+	m.registry.MustRegister(m.uploads, m.uploadSeconds, m.attempts, m.attemptTime, m.inFlight, depth, vipsMem, vipsPeak,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

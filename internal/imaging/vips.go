@@ -476,3 +476,9 @@ func (im vimage) Encode(format string, q, effort int) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// Memory reports the bytes libvips has allocated for pixels now, and the
+// most it has held at once since start-up (for metrics).
+func Memory() (current, peak int64) {
+	return int64(C.vips_tracked_get_mem()), int64(C.vips_tracked_get_mem_highwater())
+}

@@ -1,0 +1,228 @@
+package ximagepipeline_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	xip "github.com/ximagepipeline/ximagepipeline"
+	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
+)
+
+// TestStatusWait: ?wait= answers as soon as a held job finishes, with the
+// final status, and a job still running after the wait answers 202.
+func TestStatusWait(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	gs := newGated(t, dir)
+	gs.hold = make(chan struct{})
+	e := newEnvIn(t, dir, func(cfg *xip.Config) { cfg.Storage = gs })
+	id := e.uploadOK("avatar", "u1", "a.jpg", testimages.JPEG(testimages.Quadrants(80, 60), 90))
+	<-gs.entered
+
+	if code, body := e.get(e.prefix() + "/status/" + id + "?wait=100ms"); code != http.StatusAccepted || body["status"] != "PROCESSING" {
+		t.Fatalf("short wait on a held job: %d %v, want 202 PROCESSING", code, body)
+	}
+	type answer struct {
+		code int
+		body map[string]any
+	}
+	done := make(chan answer, 1)
+	go func() {
+		code, body := e.get(e.prefix() + "/status/" + id + "?wait=30s")
+		done <- answer{code, body}
+	}()
+	select {
+	case a := <-done:
+		t.Fatalf("the long poll answered %d %v before the job could finish", a.code, a.body)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(gs.hold)
+	select {
+	case a := <-done:
+		if a.code != http.StatusOK || a.body["status"] != "COMPLETE" || a.body["media"] == nil {
+			t.Fatalf("long poll: %d %v, want 200 COMPLETE with media", a.code, a.body)
+		}
+	case <-time.After(pollDeadline):
+		t.Fatal("the long poll never answered")
+	}
+	if code, body := e.get(e.prefix() + "/status/" + id + "?wait=soon"); code != http.StatusBadRequest || body["code"] != "INVALID_WAIT" {
+		t.Errorf("bad wait: %d %v", code, body)
+	}
+	if code, body := e.get(e.prefix() + "/status/job_nope?wait=1s"); code != http.StatusNotFound || body["code"] != "JOB_NOT_FOUND" {
+		t.Errorf("wait on an unknown job: %d %v", code, body)
+	}
+}
+
+// TestEventStream: the event stream sends the status now, then each change,
+// and ends with the final one, whose data is the status body.
+func TestEventStream(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	gs := newGated(t, dir)
+	gs.hold = make(chan struct{})
+	e := newEnvIn(t, dir, func(cfg *xip.Config) { cfg.Storage = gs })
+	id := e.uploadOK("avatar", "u1", "a.jpg", testimages.JPEG(testimages.Quadrants(80, 60), 90))
+	<-gs.entered
+
+	resp, err := http.Get(e.srv.URL + e.prefix() + "/events/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || ct != "text/event-stream" {
+		t.Fatalf("%d %q, want 200 text/event-stream", resp.StatusCode, ct)
+	}
+	events := readEvents(t, resp.Body)
+	first := <-events
+	if first["status"] != "PROCESSING" {
+		t.Fatalf("first event %v, want PROCESSING", first)
+	}
+	close(gs.hold)
+	last := <-events
+	if last["status"] != "COMPLETE" || last["jobId"] != id {
+		t.Fatalf("next event %v, want COMPLETE", last)
+	}
+	_, want := e.status(id)
+	if !jsonEqual(last, want) {
+		t.Errorf("final event %v differs from the status body %v", last, want)
+	}
+	if _, open := <-events; open {
+		t.Error("the stream goes on after the final status")
+	}
+	if code, body := e.get(e.prefix() + "/events/job_nope"); code != http.StatusNotFound || body["code"] != "JOB_NOT_FOUND" {
+		t.Errorf("events of an unknown job: %d %v", code, body)
+	}
+}
+
+// readEvents decodes the data of each "status" event until the stream ends.
+func readEvents(t *testing.T, r io.Reader) <-chan map[string]any {
+	out := make(chan map[string]any)
+	go func() {
+		defer close(out)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		event := ""
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				event = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: ") && event == "status":
+				var body map[string]any
+				if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &body); err != nil {
+					t.Errorf("event data %q: %v", line, err)
+					return
+				}
+				out <- body
+			}
+		}
+	}()
+	return out
+}
+
+// TestMetricsAndRequestIDs: /metrics counts uploads by outcome and
+// attempts by result; every answer carries a request id, the client's own
+// when it sent a sane one.
+func TestMetricsAndRequestIDs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	id := e.uploadOK("avatar", "u1", "a.jpg", testimages.JPEG(testimages.Quadrants(80, 60), 90))
+	e.wait(id)
+	e.upload(field("sourceType", "nope"), field("sourceId", "u1"), file("a.jpg", testimages.JPEG(testimages.Quadrants(8, 8), 90)))
+
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+e.prefix()+"/config", nil)
+	req.Header.Set("X-Request-Id", "trace-42")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Request-Id"); got != "trace-42" {
+		t.Errorf("X-Request-Id %q, want the client's", got)
+	}
+	resp, err = http.Get(e.srv.URL + e.prefix() + "/status/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Request-Id"); !strings.HasPrefix(got, "req_") {
+		t.Errorf("X-Request-Id %q, want a generated one", got)
+	}
+
+	metrics, _ := io.ReadAll(serveMetrics(t, e.p))
+	text := string(metrics)
+	for _, want := range []string{
+		`ximagepipeline_uploads_total{outcome="accepted"} 1`,
+		`ximagepipeline_uploads_total{outcome="UNKNOWN_SOURCE_TYPE"} 1`,
+		`ximagepipeline_job_attempts_total{result="COMPLETE",source_type="avatar"} 1`,
+		`ximagepipeline_jobs_in_flight 0`,
+		`ximagepipeline_queue_depth 0`,
+		`ximagepipeline_libvips_memory_peak_bytes`,
+		`ximagepipeline_job_attempt_seconds_count{result="COMPLETE",source_type="avatar"} 1`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func serveMetrics(t *testing.T, p *xip.Pipeline) io.Reader {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "/metrics", nil)
+	rec := httptest.NewRecorder()
+	p.MetricsHandler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("metrics: %d", rec.Code)
+	}
+	return rec.Body
+}
+
+// TestUploadsBusy: past MaxConcurrentUploads, an upload answers 503 BUSY
+// with Retry-After, and the ones in flight are unharmed.
+func TestUploadsBusy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(cfg *xip.Config) { cfg.MaxConcurrentUploads = 1 })
+	// The first upload's body is held open, so it keeps its slot.
+	pr, pw := io.Pipe()
+	body, contentType := form(field("sourceType", "avatar"), field("sourceId", "u1"),
+		file("a.jpg", testimages.JPEG(testimages.Quadrants(80, 60), 90)))
+	first := make(chan int, 1)
+	go func() {
+		resp, err := http.Post(e.srv.URL+e.prefix()+"/upload", contentType, pr)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	pw.Write(body[:100])
+	var code int
+	var resp *http.Response
+	for deadline := time.Now().Add(pollDeadline); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		b, ct := form(field("sourceType", "avatar"), field("sourceId", "u2"), file("b.jpg", testimages.JPEG(testimages.Quadrants(8, 8), 90)))
+		var err error
+		resp, err = http.Post(e.srv.URL+e.prefix()+"/upload", ct, strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if code = resp.StatusCode; code == http.StatusServiceUnavailable {
+			break
+		}
+	}
+	if code != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" {
+		t.Fatalf("second upload while the first holds the only slot: %d, Retry-After %q", code, resp.Header.Get("Retry-After"))
+	}
+	pw.Write(body[100:])
+	pw.Close()
+	if c := <-first; c != http.StatusAccepted {
+		t.Fatalf("the held upload: %d, want 202", c)
+	}
+}
