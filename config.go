@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/url"
 	"runtime"
 	"slices"
 	"sort"
@@ -162,6 +163,15 @@ type Config struct {
 	// not be checked after MaxAttempts (FailOpen publishes it instead).
 	Moderation moderation.Policy
 
+	// WebhookURLs receive a signed POST when a job records its outcome
+	// (job.completed, job.rejected, job.failed) with its status body,
+	// retried with RetryBackoff up to 10 times (docs/webhooks.md). They are
+	// sent by the processes that run workers. Default none.
+	WebhookURLs []string
+	// WebhookSecret keys the HMAC-SHA256 signature of each webhook; required
+	// with WebhookURLs, so that receivers can refuse anyone else's calls.
+	WebhookSecret string
+
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -310,6 +320,14 @@ func (c Config) validate() error {
 	}
 	if c.RescueAfter <= c.JobTimeout {
 		return fmt.Errorf("config: rescueAfter (%s) must exceed jobTimeout (%s)", c.RescueAfter, c.JobTimeout)
+	}
+	for _, u := range c.WebhookURLs {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return fmt.Errorf("config: webhook URL %q must be an absolute http:// or https:// URL", u)
+		}
+	}
+	if len(c.WebhookURLs) > 0 && c.WebhookSecret == "" {
+		return fmt.Errorf("config: webhook URLs need a webhookSecret to sign with (any long random string, shared with the receivers)")
 	}
 	for _, p := range []string{c.StagingPath, c.MediaPath, c.OriginalsPath} {
 		if !validID(p) {

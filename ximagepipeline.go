@@ -27,6 +27,7 @@ import (
 	"github.com/ximagepipeline/ximagepipeline/internal/worker"
 	"github.com/ximagepipeline/ximagepipeline/storage"
 	"github.com/ximagepipeline/ximagepipeline/storage/local"
+	"github.com/ximagepipeline/ximagepipeline/webhook"
 )
 
 // JobStatus is the public state of a job.
@@ -151,14 +152,18 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 	w := &worker.Worker{
 		Store: st, Storage: p.storage, Layout: p.layout, Recipes: recipes(cfg),
 		MaxFileSize: cfg.MaxFileSize, StagingGrace: cfg.StagingGrace, Logger: cfg.Logger,
-		Observer: observer{p}, Moderator: cfg.Moderator,
+		Observer: observer{p}, Moderator: cfg.Moderator, WebhookURLs: cfg.WebhookURLs,
 	}
-	p.queue, err = queue.New(queue.Config{
+	qcfg := queue.Config{
 		DB: st.DB(), Pool: st.Pool(), Work: !cfg.DisableWorkers,
 		Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts, RetryBackoff: cfg.RetryBackoff,
 		JobTimeout: cfg.JobTimeout, RescueAfter: cfg.RescueAfter, CleanupInterval: cfg.CleanupInterval,
 		Logger: cfg.Logger,
-	}, w)
+	}
+	if cfg.WebhookSecret != "" {
+		qcfg.Webhooks = &webhook.Sender{Secret: cfg.WebhookSecret, Status: p.statusJSON}
+	}
+	p.queue, err = queue.New(qcfg, w)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -270,6 +275,16 @@ func (p *Pipeline) GetStatus(ctx context.Context, jobID string) (*Job, error) {
 		job.Error = "Processing failed"
 	}
 	return job, nil
+}
+
+// statusJSON is a job's status body exactly as the status route answers
+// it: what a webhook carries.
+func (p *Pipeline) statusJSON(ctx context.Context, jobID string) ([]byte, error) {
+	job, err := p.GetStatus(ctx, jobID)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(statusBody(job))
 }
 
 func (p *Pipeline) job(j store.Job, status JobStatus) *Job {

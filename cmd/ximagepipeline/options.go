@@ -31,6 +31,9 @@ type options struct {
 	logLevel    string
 	s3          s3Options
 	moderation  moderationOptions
+	// Webhooks announcing each job's outcome.
+	webhookURLs   []string
+	webhookSecret string
 	// Lease and timing of jobs (set by pipelineConfig); 0: the default.
 	jobTimeout      time.Duration
 	rescueAfter     time.Duration
@@ -58,6 +61,8 @@ func (o *options) addFlags(fs *pflag.FlagSet, server bool) {
 	fs.DurationVar(&o.jobTimeout, "job-timeout", ximagepipeline.DefaultJobTimeout, "longest processing attempt of one job")
 	fs.DurationVar(&o.rescueAfter, "rescue-after", 0, "lease: a job running this long (its worker died) goes to another worker; must exceed --job-timeout (default: 2m, or --job-timeout + 1m when longer)")
 	fs.DurationVar(&o.cleanupInterval, "cleanup-interval", ximagepipeline.DefaultCleanupInterval, "how often staged files of finished jobs and orphans are removed")
+	fs.StringArrayVar(&o.webhookURLs, "webhook-url", nil, "URL receiving job.completed, job.rejected and job.failed (repeatable; docs/webhooks.md)")
+	fs.StringVar(&o.webhookSecret, "webhook-secret", "", "secret signing the webhooks (HMAC-SHA256); required with --webhook-url")
 	o.s3.addFlags(fs)
 	o.moderation.addFlags(fs)
 }
@@ -140,17 +145,19 @@ func (o *options) config() ximagepipeline.Config {
 		level = slog.LevelInfo
 	}
 	return ximagepipeline.Config{
-		Prefix:      o.prefix,
-		DataDir:     o.dataDir,
-		DatabaseURL: o.databaseURL,
-		PublicURL:   o.publicURL,
-		Variants:    o.variants,
-		SourceTypes: o.sourceTypes,
-		MaxFileSize: o.maxFileSize,
-		MaxPixels:   o.maxPixels,
-		MaxAttempts: o.maxAttempts,
-		Concurrency: o.concurrency,
-		Logger:      slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		Prefix:        o.prefix,
+		DataDir:       o.dataDir,
+		DatabaseURL:   o.databaseURL,
+		PublicURL:     o.publicURL,
+		Variants:      o.variants,
+		SourceTypes:   o.sourceTypes,
+		MaxFileSize:   o.maxFileSize,
+		MaxPixels:     o.maxPixels,
+		MaxAttempts:   o.maxAttempts,
+		Concurrency:   o.concurrency,
+		WebhookURLs:   o.webhookURLs,
+		WebhookSecret: o.webhookSecret,
+		Logger:        slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}
 }
 

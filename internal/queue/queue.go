@@ -6,11 +6,13 @@ package queue
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+	mathrand "math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,6 +23,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/ximagepipeline/ximagepipeline/webhook"
 )
 
 // Handler does the work the queue schedules.
@@ -46,7 +50,25 @@ type Config struct {
 	RescueAfter     time.Duration
 	CleanupInterval time.Duration
 	Logger          *slog.Logger
+	// Webhooks sends the webhook jobs (EnqueueWebhooksTx); an error retries
+	// the delivery with the same backoff, up to WebhookMaxAttempts. nil:
+	// webhook jobs are left to workers that have it.
+	Webhooks interface {
+		Send(ctx context.Context, d webhook.Delivery) error
+	}
 }
+
+// Webhook deliveries run in a River queue of their own with their own
+// worker slots, so that slow or hanging receivers never hold a slot of
+// image processing (whose queue is River's default one).
+const (
+	WebhookQueue = "webhooks"
+	// WebhookWorkers is how many deliveries are sent at once, per process.
+	WebhookWorkers = 10
+	// WebhookMaxAttempts bounds the tries of one delivery: with the default
+	// 2 s backoff, doubling, the last is 17 to 21 minutes after the first.
+	WebhookMaxAttempts = 10
+)
 
 // State is a job's state as the queue sees it.
 type State string
@@ -72,6 +94,17 @@ type ProcessArgs struct {
 }
 
 func (ProcessArgs) Kind() string { return "ximagepipeline.process" }
+
+// WebhookArgs are the arguments of a webhook delivery job: one event of a
+// job to one URL.
+type WebhookArgs struct {
+	DeliveryID string `json:"deliveryId"` // the same on each retry
+	JobID      string `json:"jobId"`
+	Event      string `json:"event"`
+	URL        string `json:"url"`
+}
+
+func (WebhookArgs) Kind() string { return "ximagepipeline.webhook" }
 
 type cleanupArgs struct{}
 
@@ -156,8 +189,15 @@ func New(cfg Config, h Handler) (*Queue, error) {
 		river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, _ *river.Job[cleanupArgs]) error {
 			return h.Cleanup(ctx)
 		}))
-		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Concurrency}}
+		if cfg.Webhooks != nil {
+			river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[WebhookArgs]) error {
+				a := job.Args
+				return cfg.Webhooks.Send(ctx, webhook.Delivery{ID: a.DeliveryID, JobID: a.JobID, Event: a.Event, URL: a.URL})
+			}))
+			rc.Queues[WebhookQueue] = river.QueueConfig{MaxWorkers: WebhookWorkers}
+		}
+		rc.Workers = workers
 		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(
 			river.PeriodicInterval(cfg.CleanupInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return cleanupArgs{}, &river.InsertOpts{MaxAttempts: 1} },
@@ -200,6 +240,25 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, jobID string) (int64,
 		return 0, fmt.Errorf("queue: insert: %w", err)
 	}
 	return res.Job.ID, nil
+}
+
+// EnqueueWebhooksTx queues one delivery of event for jobID to each of urls
+// inside tx, the transaction that records the job's outcome: the
+// deliveries exist only if the outcome commits.
+func (q *Queue) EnqueueWebhooksTx(ctx context.Context, tx *sql.Tx, jobID, event string, urls []string) error {
+	if len(urls) == 0 {
+		return nil
+	}
+	opts := &river.InsertOpts{Queue: WebhookQueue, MaxAttempts: WebhookMaxAttempts}
+	params := make([]river.InsertManyParams, 0, len(urls))
+	for _, u := range urls {
+		args := WebhookArgs{DeliveryID: "dlv_" + strings.ToLower(rand.Text()), JobID: jobID, Event: event, URL: u}
+		params = append(params, river.InsertManyParams{Args: args, InsertOpts: opts})
+	}
+	if _, err := q.inserter.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("queue: insert webhooks: %w", err)
+	}
+	return nil
 }
 
 // Status returns what the queue knows of a job.
@@ -267,6 +326,6 @@ type backoff struct{ base time.Duration }
 func (b backoff) NextRetry(job *rivertype.JobRow) time.Time {
 	d := b.base << min(max(job.Attempt-1, 0), 20)
 	d = min(d, 10*time.Minute)
-	d += time.Duration(rand.Int64N(int64(d)/4 + 1))
+	d += time.Duration(mathrand.Int64N(int64(d)/4 + 1))
 	return time.Now().Add(d)
 }

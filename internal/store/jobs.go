@@ -80,23 +80,37 @@ func (s *Store) Job(ctx context.Context, id string) (Job, error) {
 	return scanJob(s.db.QueryRowContext(ctx, s.q(`SELECT `+jobColumns+` FROM ximage_jobs WHERE id = ?`), id))
 }
 
+// Recorded is called inside the transaction that records a job's outcome,
+// and only when that call records it (not when the job already had one):
+// what it writes commits or rolls back with the outcome, and an error from
+// it rolls the outcome back. nil: nothing to add.
+type Recorded func(tx *sql.Tx) error
+
 // FinishJob records a REJECTED or FAILED outcome, unless the job already
 // has one (a job finishes once, whoever gets there first).
-func (s *Store) FinishJob(ctx context.Context, j Job) error {
+func (s *Store) FinishJob(ctx context.Context, j Job, recorded Recorded) error {
 	var moderation any
 	if j.Moderation != nil {
 		moderation = string(j.Moderation)
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE ximage_jobs SET outcome = ?, error = ?, attempts = ?, moderation = ?, finished_at = ?
-		WHERE id = ? AND outcome IS NULL`),
-		j.Outcome, j.Error, j.Attempts, moderation, millis(time.Now()), j.ID)
-	return err
+	return s.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE ximage_jobs SET outcome = ?, error = ?, attempts = ?, moderation = ?, finished_at = ?
+			WHERE id = ? AND outcome IS NULL`),
+			j.Outcome, j.Error, j.Attempts, moderation, millis(time.Now()), j.ID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 || recorded == nil {
+			return err // already finished, or nothing more to write
+		}
+		return recorded(tx)
+	})
 }
 
 // CompleteJob records the media and marks its job COMPLETE in one
 // transaction. It is idempotent: a job completed twice (a rescued worker
 // finishing late) keeps its first media row.
-func (s *Store) CompleteJob(ctx context.Context, jobID string, attempts int, m Media) error {
+func (s *Store) CompleteJob(ctx context.Context, jobID string, attempts int, m Media, recorded Recorded) error {
 	doc, err := json.Marshal(m.Facts)
 	if err != nil {
 		return err
@@ -112,7 +126,10 @@ func (s *Store) CompleteJob(ctx context.Context, jobID string, attempts int, m M
 		}
 		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO ximage_media (id, job_id, source_type, source_id, doc, created_at)
 			VALUES (?, ?, ?, ?, ?, ?)`), m.ID, jobID, m.SourceType, m.SourceID, string(doc), millis(m.CreatedAt))
-		return err
+		if err != nil || recorded == nil {
+			return err
+		}
+		return recorded(tx)
 	})
 }
 

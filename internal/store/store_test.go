@@ -124,12 +124,12 @@ func TestFinishJobOnce(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, s *store.Store) {
 		j := insertJob(t, s, "job_f", time.Now())
 		j.Outcome, j.Error, j.Attempts, j.Moderation = store.Rejected, "", 1, []byte(`{"flags":["nudity"]}`)
-		if err := s.FinishJob(t.Context(), j); err != nil {
+		if err := s.FinishJob(t.Context(), j, nil); err != nil {
 			t.Fatal(err)
 		}
 		// A second outcome (a late, rescued attempt) does not overwrite the first.
 		j.Outcome, j.Error, j.Moderation = store.Failed, "late", nil
-		if err := s.FinishJob(t.Context(), j); err != nil {
+		if err := s.FinishJob(t.Context(), j, nil); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.Job(t.Context(), "job_f")
@@ -138,6 +138,49 @@ func TestFinishJobOnce(t *testing.T) {
 		}
 		if got.Outcome != store.Rejected || got.Error != "" || string(got.Moderation) != `{"flags":["nudity"]}` || got.FinishedAt.IsZero() {
 			t.Errorf("Job = %+v, want the first outcome REJECTED with its details", got)
+		}
+	})
+}
+
+// TestOutcomeRecordedHook: the hook runs inside the outcome's transaction,
+// only for the call that records the outcome, and its failure rolls the
+// outcome back (how the worker queues webhooks with an outcome).
+func TestOutcomeRecordedHook(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		var calls int
+		count := func(*sql.Tx) error { calls++; return nil }
+		fail := func(*sql.Tx) error { return errors.New("hook failed") }
+
+		j := insertJob(t, s, "job_h1", time.Now())
+		j.Outcome, j.Error, j.Attempts = store.Failed, "boom", 1
+		if err := s.FinishJob(t.Context(), j, fail); err == nil {
+			t.Fatal("FinishJob with a failing hook: nil error")
+		}
+		if got, _ := s.Job(t.Context(), "job_h1"); got.Outcome != "" {
+			t.Errorf("outcome %q recorded although the hook failed", got.Outcome)
+		}
+		for range 2 { // the second call finds the outcome recorded
+			if err := s.FinishJob(t.Context(), j, count); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		insertJob(t, s, "job_h2", time.Now())
+		m := media("job_h2", time.Now())
+		if err := s.CompleteJob(t.Context(), "job_h2", 1, m, fail); err == nil {
+			t.Fatal("CompleteJob with a failing hook: nil error")
+		}
+		if _, err := s.Media(t.Context(), m.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("media of a rolled-back completion: %v, want ErrNotFound", err)
+		}
+		for range 2 {
+			if err := s.CompleteJob(t.Context(), "job_h2", 1, m, count); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if calls != 2 {
+			t.Errorf("hook called %d times, want once per recorded outcome (2)", calls)
 		}
 	})
 }
@@ -152,7 +195,7 @@ func TestCompleteJobExactlyOnce(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 8)
 		for i := range errs {
-			wg.Go(func() { errs[i] = s.CompleteJob(context.Background(), "job_c", i+1, m) })
+			wg.Go(func() { errs[i] = s.CompleteJob(context.Background(), "job_c", i+1, m, nil) })
 		}
 		wg.Wait()
 		for i, err := range errs {
@@ -196,7 +239,7 @@ func TestListAndDeleteMedia(t *testing.T) {
 		base := time.UnixMilli(1_700_000_000_000).UTC()
 		for i, id := range []string{"job_1", "job_2", "job_3"} {
 			insertJob(t, s, id, base)
-			if err := s.CompleteJob(t.Context(), id, 1, media(id, base.Add(time.Duration(i)*time.Second))); err != nil {
+			if err := s.CompleteJob(t.Context(), id, 1, media(id, base.Add(time.Duration(i)*time.Second)), nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -238,7 +281,7 @@ func TestUnfinishedJobs(t *testing.T) {
 		for i := range 5 {
 			insertJob(t, s, fmt.Sprintf("job_%d", i), base.Add(time.Duration(i)*time.Minute))
 		}
-		if err := s.CompleteJob(t.Context(), "job_1", 1, media("job_1", base)); err != nil {
+		if err := s.CompleteJob(t.Context(), "job_1", 1, media("job_1", base), nil); err != nil {
 			t.Fatal(err)
 		}
 		jobs, err := s.UnfinishedJobs(t.Context(), base.Add(3*time.Minute+time.Second), 2)

@@ -96,7 +96,7 @@ func (w *Worker) decide(ctx context.Context, job store.Job, r Recipe, c checked,
 		return nil
 	}
 	job.Outcome, job.Attempts, job.Moderation = store.Rejected, attempt, d.Details(c.res)
-	if err := w.Store.FinishJob(ctx, job); err != nil {
+	if err := w.Store.FinishJob(ctx, job, w.announce(ctx, job.ID, store.Rejected)); err != nil {
 		return fmt.Errorf("record rejection: %w", err)
 	}
 	if attempt > 1 {

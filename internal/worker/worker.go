@@ -6,6 +6,7 @@ package worker
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
 	"github.com/ximagepipeline/ximagepipeline/moderation"
 	"github.com/ximagepipeline/ximagepipeline/storage"
+	"github.com/ximagepipeline/ximagepipeline/webhook"
 )
 
 // Recipe is what a source type asks of processing.
@@ -54,10 +56,14 @@ type Worker struct {
 	Moderator moderation.Moderator
 	// Observer, when set, is told of every attempt (waiters, metrics).
 	Observer Observer
-	// Queue tells the sweep whether an unfinished job is still alive.
+	// Queue tells the sweep whether an unfinished job is still alive, and
+	// queues the webhooks of an outcome in the transaction recording it.
 	Queue interface {
 		Status(ctx context.Context, queueJobID int64) (queue.Status, error)
+		EnqueueWebhooksTx(ctx context.Context, tx *sql.Tx, jobID, event string, urls []string) error
 	}
+	// WebhookURLs receive each outcome's event. Default none.
+	WebhookURLs []string
 }
 
 // Observer is told when an attempt starts and how it ends.
@@ -126,13 +132,28 @@ func (w *Worker) Process(ctx context.Context, jobID string, attempt, maxAttempts
 	// the reason it failed (a timeout).
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if ferr := w.Store.FinishJob(bg, job); ferr != nil {
+	if ferr := w.Store.FinishJob(bg, job, w.announce(bg, job.ID, store.Failed)); ferr != nil {
 		return ferr // the queue retries or rescues; the outcome is written then
 	}
 	result = store.Failed
 	w.removeOutputs(bg, job)
 	w.removeStaged(bg, job)
 	return queue.Permanent(err)
+}
+
+// announce returns what the store runs in the transaction recording a
+// job's outcome: queueing its webhooks, so that an outcome never loses
+// them and none announces an outcome that rolled back. nil without URLs.
+func (w *Worker) announce(ctx context.Context, jobID, outcome string) store.Recorded {
+	if len(w.WebhookURLs) == 0 {
+		return nil
+	}
+	event := map[string]string{
+		store.Complete: webhook.EventCompleted, store.Rejected: webhook.EventRejected, store.Failed: webhook.EventFailed,
+	}[outcome]
+	return func(tx *sql.Tx) error {
+		return w.Queue.EnqueueWebhooksTx(ctx, tx, jobID, event, w.WebhookURLs)
+	}
 }
 
 // permanent is a failure no retry can fix.
@@ -197,7 +218,7 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last b
 		})
 	}
 	if res.Original != nil {
-		key := w.Layout.Original(job.SourceType, job.SourceID, mediaID, extension(res.Original.Format))
+		key := w.Layout.Original(job.SourceType, job.SourceID, mediaID, res.Original.Ext)
 		if err := w.put(ctx, key, *res.Original); err != nil {
 			return err
 		}
@@ -206,7 +227,7 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last b
 	return w.Store.CompleteJob(ctx, job.ID, attempt, store.Media{
 		ID: mediaID, JobID: job.ID, SourceType: job.SourceType, SourceID: job.SourceID,
 		Facts: facts, CreatedAt: time.Now(),
-	})
+	}, w.announce(ctx, job.ID, store.Complete))
 }
 
 func (w *Worker) readStaged(ctx context.Context, job store.Job) ([]byte, error) {
@@ -226,7 +247,7 @@ func (w *Worker) readStaged(ctx context.Context, job store.Job) ([]byte, error) 
 }
 
 func (w *Worker) put(ctx context.Context, key string, out imaging.Output) error {
-	if err := w.Storage.Put(ctx, key, bytes.NewReader(out.Data), int64(len(out.Data)), ContentType(out.Format)); err != nil {
+	if err := w.Storage.Put(ctx, key, bytes.NewReader(out.Data), int64(len(out.Data)), contentType(out.Format)); err != nil {
 		return fmt.Errorf("store %s: %w", key, err)
 	}
 	return nil
@@ -277,7 +298,7 @@ func (w *Worker) Cleanup(ctx context.Context) error {
 				return nil // still queued or running
 			}
 			job.Outcome, job.Error, job.Attempts = store.Failed, "Processing failed: "+st.LastError, st.Attempt
-			if err := w.Store.FinishJob(ctx, job); err != nil {
+			if err := w.Store.FinishJob(ctx, job, w.announce(ctx, job.ID, store.Failed)); err != nil {
 				return err
 			}
 		}
@@ -290,8 +311,8 @@ func (w *Worker) Cleanup(ctx context.Context) error {
 	return err
 }
 
-// ContentType is the MIME type of an output format.
-func ContentType(format string) string {
+// contentType is the MIME type of an output format.
+func contentType(format string) string {
 	switch format {
 	case "jpeg", "jpg":
 		return "image/jpeg"
@@ -299,14 +320,4 @@ func ContentType(format string) string {
 		return "image/heic"
 	}
 	return "image/" + format
-}
-
-func extension(format string) string {
-	switch format {
-	case "jpeg":
-		return "jpg"
-	case "heif":
-		return "heic"
-	}
-	return format
 }
