@@ -287,12 +287,13 @@ func (q *Queue) Status(ctx context.Context, queueJobID int64) (Status, error) {
 	return s, nil
 }
 
-// Depth counts the jobs waiting to be worked: queued, scheduled or waiting
-// for a retry.
+// Depth counts the image jobs waiting to be worked: queued, scheduled or
+// waiting for a retry (webhook deliveries have their own queue and are not
+// counted).
 func (q *Queue) Depth(ctx context.Context) (int, error) {
 	var n int
 	err := q.db.QueryRowContext(ctx,
-		`SELECT count(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'pending')`).Scan(&n)
+		`SELECT count(*) FROM river_job WHERE queue = 'default' AND state IN ('available', 'scheduled', 'retryable', 'pending')`).Scan(&n)
 	return n, err
 }
 
