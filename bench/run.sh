@@ -144,6 +144,9 @@ for preset in $PRESETS; do
 done
 echo "(our original is the source's own bytes with metadata cut out when no rotation or colour"
 echo " conversion is needed; sharp's is a re-encoded JPEG at its default quality 80)"
+echo "(xs and sm are cover crops: ours are centred on the image's focal point, sharp's and the"
+echo " reference on the middle, so when the focal point is off-centre their SSIM compares other"
+echo " regions and means nothing; compare their bytes only)"
 
 # --- 4 and 5. upload path ------------------------------------------------------------
 if [ -z "${SKIP_UPLOAD:-}" ]; then
