@@ -21,6 +21,7 @@ type metrics struct {
 	attempts      *prometheus.CounterVec   // by source type and result
 	attemptTime   *prometheus.HistogramVec // by source type and result
 	inFlight      prometheus.Gauge
+	stageTime     *prometheus.HistogramVec // by stage of an attempt
 }
 
 func newMetrics(p *Pipeline) *metrics {
@@ -40,6 +41,10 @@ func newMetrics(p *Pipeline) *metrics {
 			Name: "ximagepipeline_job_attempt_seconds", Help: "Time of a processing attempt (read, process, moderate, store).",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}, []string{"source_type", "result"}),
+		stageTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ximagepipeline_stage_seconds", Help: "Time of each stage of a processing attempt: read, imaging, moderation (the wait beyond imaging), store.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"stage"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ximagepipeline_jobs_in_flight", Help: "Jobs being processed by this process.",
 		}),
@@ -61,7 +66,7 @@ func newMetrics(p *Pipeline) *metrics {
 	vipsPeak := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ximagepipeline_libvips_memory_peak_bytes", Help: "Most bytes libvips has held for pixels at once.",
 	}, func() float64 { _, peak := imaging.Memory(); return float64(peak) })
-	m.registry.MustRegister(m.uploads, m.uploadSeconds, m.attempts, m.attemptTime, m.inFlight, depth, vipsMem, vipsPeak,
+	m.registry.MustRegister(m.uploads, m.uploadSeconds, m.attempts, m.attemptTime, m.stageTime, m.inFlight, depth, vipsMem, vipsPeak,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -77,6 +82,10 @@ type observer struct{ p *Pipeline }
 func (o observer) AttemptStarted(jobID string) {
 	o.p.metrics.inFlight.Inc()
 	o.p.waiters.wake(jobID)
+}
+
+func (o observer) StageTook(stage string, took time.Duration) {
+	o.p.metrics.stageTime.WithLabelValues(stage).Observe(took.Seconds())
 }
 
 func (o observer) AttemptEnded(jobID, sourceType, result string, took time.Duration) {

@@ -165,6 +165,8 @@ func TestMetricsAndRequestIDs(t *testing.T) {
 		`ximagepipeline_queue_depth 0`,
 		`ximagepipeline_libvips_memory_peak_bytes`,
 		`ximagepipeline_job_attempt_seconds_count{result="COMPLETE",source_type="avatar"} 1`,
+		`ximagepipeline_stage_seconds_count{stage="imaging"} 1`,
+		`ximagepipeline_stage_seconds_count{stage="store"} 1`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q", want)

@@ -72,6 +72,9 @@ type Observer interface {
 	// AttemptEnded gets the attempt's result: COMPLETE, REJECTED, FAILED,
 	// or RETRY for a failure that will be tried again.
 	AttemptEnded(jobID, sourceType, result string, took time.Duration)
+	// StageTook gets the time of one stage of an attempt: read, imaging,
+	// moderation (the wait beyond imaging) or store.
+	StageTook(stage string, took time.Duration)
 }
 
 // Result of an attempt that ends without an outcome: it will be retried.
@@ -156,6 +159,13 @@ func (w *Worker) announce(ctx context.Context, jobID, outcome string) store.Reco
 	}
 }
 
+// timed tells the observer how long a stage of an attempt took.
+func (w *Worker) timed(stage string, start time.Time) {
+	if w.Observer != nil {
+		w.Observer.StageTook(stage, time.Since(start))
+	}
+}
+
 // permanent is a failure no retry can fix.
 type permanent struct{ msg string }
 
@@ -178,7 +188,9 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last b
 	if !ok {
 		return permanent{"Source type " + job.SourceType + " is no longer configured"}
 	}
+	t := time.Now()
 	src, err := w.readStaged(ctx, job)
+	w.timed("read", t)
 	if err != nil {
 		return err
 	}
@@ -186,16 +198,23 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last b
 	// end before anything is written to public paths.
 	checked, stopModeration := w.startModeration(ctx, job, recipe, src, attempt)
 	defer stopModeration()
+	t = time.Now()
 	res, err := imaging.Process(ctx, src, recipe.Options())
+	w.timed("imaging", t)
 	if errors.Is(err, imaging.ErrUndecodable) {
 		return permanent{"Image could not be decoded: " + strings.TrimPrefix(err.Error(), imaging.ErrUndecodable.Error()+": ")}
 	}
 	if err != nil {
 		return fmt.Errorf("imaging: %w", err)
 	}
-	if err := w.decide(ctx, job, recipe, <-checked, attempt, last); err != nil {
+	t = time.Now()
+	verdict := <-checked // only the wait beyond imaging is moderation's own time
+	w.timed("moderation", t)
+	if err := w.decide(ctx, job, recipe, verdict, attempt, last); err != nil {
 		return err
 	}
+	t = time.Now()
+	defer w.timed("store", t)
 
 	mediaID := MediaID(job.ID)
 	facts := store.MediaFacts{
