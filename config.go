@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ximagepipeline/ximagepipeline/moderation"
 	"github.com/ximagepipeline/ximagepipeline/storage"
 )
@@ -172,6 +175,11 @@ type Config struct {
 	// with WebhookURLs, so that receivers can refuse anyone else's calls.
 	WebhookSecret string
 
+	// TracerProvider receives OpenTelemetry spans of uploads and processing
+	// attempts (with their stages). Default: otel's global provider, which
+	// does nothing unless the host application installs one.
+	TracerProvider trace.TracerProvider
+
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -243,6 +251,9 @@ func (c Config) withDefaults() Config {
 	dur(&c.RescueAfter, max(DefaultRescueAfter, c.JobTimeout+time.Minute))
 	dur(&c.CleanupInterval, DefaultCleanupInterval)
 	dur(&c.StagingGrace, DefaultStagingGrace)
+	if c.TracerProvider == nil {
+		c.TracerProvider = otel.GetTracerProvider()
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

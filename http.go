@@ -37,19 +37,19 @@ func (p *Pipeline) handleUpload(w http.ResponseWriter, r *http.Request) {
 	// A bounded number of uploads are received at once; past that the
 	// client is told to come back rather than the server running out of
 	// memory or file handles.
+	ctx, done := p.traceUpload(r.Context())
 	select {
 	case p.uploadSlots <- struct{}{}:
 		defer func() { <-p.uploadSlots }()
 	default:
-		p.countUpload(ErrBusy, time.Time{})
+		done("", ErrBusy)
 		w.Header().Set("Retry-After", "1")
 		writeError(w, ErrBusy)
 		return
 	}
-	start := time.Now()
 	r.Body = http.MaxBytesReader(w, r.Body, p.cfg.MaxFileSize+1<<20) // room for fields and framing
-	jobID, err := p.readUpload(r)
-	p.countUpload(err, start)
+	jobID, err := p.readUpload(r.WithContext(ctx))
+	done(jobID, err)
 	if err != nil {
 		p.fail(w, r, err, ErrBadUpload)
 		return

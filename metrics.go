@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -95,12 +98,22 @@ func (o observer) AttemptEnded(jobID, sourceType, result string, took time.Durat
 	o.p.waiters.wake(jobID)
 }
 
-// countUpload records an upload's outcome, and its time when accepted.
-func (p *Pipeline) countUpload(err error, start time.Time) {
-	if err == nil {
-		p.metrics.uploads.WithLabelValues("accepted").Inc()
-		p.metrics.uploadSeconds.Observe(time.Since(start).Seconds())
-		return
+// traceUpload starts an upload's span; the returned func ends it with the
+// outcome and counts the upload in the metrics.
+func (p *Pipeline) traceUpload(ctx context.Context) (context.Context, func(jobID string, err error)) {
+	start := time.Now()
+	ctx, span := p.tracer.Start(ctx, "ximagepipeline.upload")
+	return ctx, func(jobID string, err error) {
+		outcome := "accepted"
+		if err != nil {
+			outcome = asError(err, ErrBadUpload).Code
+			span.SetStatus(codes.Error, outcome)
+		} else {
+			p.metrics.uploadSeconds.Observe(time.Since(start).Seconds())
+			span.SetAttributes(attribute.String("ximagepipeline.job_id", jobID))
+		}
+		p.metrics.uploads.WithLabelValues(outcome).Inc()
+		span.SetAttributes(attribute.String("ximagepipeline.outcome", outcome))
+		span.End()
 	}
-	p.metrics.uploads.WithLabelValues(asError(err, ErrBadUpload).Code).Inc()
 }

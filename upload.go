@@ -27,7 +27,8 @@ type UploadRequest struct {
 // the job id at once; refusals are *Error values with the contract's message
 // and code, checked in the contract's order.
 func (p *Pipeline) Upload(ctx context.Context, req UploadRequest) (jobID string, err error) {
-	defer func(start time.Time) { p.countUpload(err, start) }(time.Now())
+	ctx, done := p.traceUpload(ctx)
+	defer func() { done(jobID, err) }()
 	if req.File == nil {
 		return "", ErrNoFile
 	}

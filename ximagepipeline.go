@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
 	"github.com/ximagepipeline/ximagepipeline/internal/queue"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
@@ -113,6 +115,7 @@ type Pipeline struct {
 	layout  storage.Layout
 	waiters waiters // requests waiting for a job to finish
 	metrics *metrics
+	tracer  trace.Tracer
 	// uploadSlots holds a token per upload being received.
 	uploadSlots chan struct{}
 }
@@ -126,7 +129,7 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 	}
 	imaging.Start(imagingConfig(cfg))
 
-	p := &Pipeline{cfg: cfg, storage: cfg.Storage, uploadSlots: make(chan struct{}, cfg.MaxConcurrentUploads), layout: storage.Layout{
+	p := &Pipeline{cfg: cfg, storage: cfg.Storage, tracer: cfg.TracerProvider.Tracer("github.com/ximagepipeline/ximagepipeline"), uploadSlots: make(chan struct{}, cfg.MaxConcurrentUploads), layout: storage.Layout{
 		Staging: cfg.StagingPath, Media: cfg.MediaPath, Originals: cfg.OriginalsPath,
 	}}
 	if p.storage == nil {
@@ -152,7 +155,7 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 	w := &worker.Worker{
 		Store: st, Storage: p.storage, Layout: p.layout, Recipes: recipes(cfg),
 		MaxFileSize: cfg.MaxFileSize, StagingGrace: cfg.StagingGrace, Logger: cfg.Logger,
-		Observer: observer{p}, Moderator: cfg.Moderator, WebhookURLs: cfg.WebhookURLs,
+		Observer: observer{p}, Tracer: p.tracer, Moderator: cfg.Moderator, WebhookURLs: cfg.WebhookURLs,
 	}
 	qcfg := queue.Config{
 		DB: st.DB(), Pool: st.Pool(), Work: !cfg.DisableWorkers,

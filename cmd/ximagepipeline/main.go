@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -20,7 +21,12 @@ func main() {
 	}
 	root.AddCommand(serveCommand(), workerCommand(), migrateCommand(), processCommand(),
 		uploadCommand(), statusCommand(), mediaCommand(), configCommand())
-	if err := root.Execute(); err != nil {
+	stopTracing, err := startTracing(context.Background())
+	if err == nil {
+		err = root.Execute()
+		err = errors.Join(err, stopTracing(context.Background()))
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "ximagepipeline:", err)
 		var ec exitCodeError
 		if errors.As(err, &ec) {

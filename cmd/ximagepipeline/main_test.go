@@ -6,10 +6,12 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,7 +71,16 @@ func TestCommandLine(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	// An OTLP/HTTP receiver: the server exports its traces there.
+	var traced atomic.Int32
+	otlp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/traces" {
+			traced.Add(1)
+		}
+	}))
+	defer otlp.Close()
 	srv := exec.Command(bin, "serve", "--addr", addr, "--data-dir", filepath.Join(dir, "data"), "--log-level", "error")
+	srv.Env = append(os.Environ(), "OTEL_EXPORTER_OTLP_ENDPOINT="+otlp.URL, "OTEL_BSP_SCHEDULE_DELAY=100")
 	srv.Stderr = os.Stderr
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -118,6 +129,11 @@ func TestCommandLine(t *testing.T) {
 	}
 	if code != exitOK || json.Unmarshal(out, &done) != nil || done.Status != "COMPLETE" || done.Media.URLs["md"] == "" {
 		t.Fatalf("upload --wait: exit %d, %s", code, out)
+	}
+	for deadline := time.Now().Add(20 * time.Second); traced.Load() == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no traces reached the OTLP endpoint")
+		}
 	}
 	if code, out := run("upload", "--source-type", "gallery", "--source-id", "u1", "--wait", broken); code != exitFailed || !strings.Contains(string(out), `"FAILED"`) {
 		t.Errorf("upload of a broken file: exit %d, want %d; %s", code, exitFailed, out)

@@ -15,6 +15,11 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
 	"github.com/ximagepipeline/ximagepipeline/internal/queue"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
@@ -54,6 +59,8 @@ type Worker struct {
 	Logger       *slog.Logger
 	// Moderator checks the uploads of recipes with a Moderation policy.
 	Moderator moderation.Moderator
+	// Tracer, when set, traces every attempt and its stages.
+	Tracer trace.Tracer
 	// Observer, when set, is told of every attempt (waiters, metrics).
 	Observer Observer
 	// Queue tells the sweep whether an unfinished job is still alive, and
@@ -104,7 +111,16 @@ func (w *Worker) Process(ctx context.Context, jobID string, attempt, maxAttempts
 		w.Observer.AttemptStarted(jobID)
 		defer func() { w.Observer.AttemptEnded(jobID, job.SourceType, result, time.Since(start)) }()
 	}
+	ctx, span := w.tracer().Start(ctx, "ximagepipeline.process", trace.WithAttributes(
+		attribute.String("ximagepipeline.job_id", jobID),
+		attribute.String("ximagepipeline.source_type", job.SourceType),
+		attribute.Int("ximagepipeline.attempt", attempt)))
+	defer func() { span.SetAttributes(attribute.String("ximagepipeline.result", result)); span.End() }()
 	err = w.process(ctx, job, attempt, attempt >= maxAttempts)
+	if err != nil && !errors.Is(err, errRejected) {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
 	if errors.Is(err, errRejected) { // recorded by process
 		result = store.Rejected
 		log.Info("job rejected by moderation", "source_type", job.SourceType, "ms", time.Since(start).Milliseconds())
@@ -159,11 +175,33 @@ func (w *Worker) announce(ctx context.Context, jobID, outcome string) store.Reco
 	}
 }
 
-// timed tells the observer how long a stage of an attempt took.
-func (w *Worker) timed(stage string, start time.Time) {
-	if w.Observer != nil {
-		w.Observer.StageTook(stage, time.Since(start))
+// stage starts one stage of an attempt as a trace span; the returned func
+// ends it and tells the observer how long it took.
+func (w *Worker) stage(ctx context.Context, name string) (context.Context, func(error)) {
+	start := time.Now()
+	ctx, span := w.tracer().Start(ctx, "ximagepipeline."+name)
+	return ctx, func(err error) {
+		endSpan(span, err)
+		if w.Observer != nil {
+			w.Observer.StageTook(name, time.Since(start))
+		}
 	}
+}
+
+func (w *Worker) tracer() trace.Tracer {
+	if w.Tracer == nil {
+		return noop.NewTracerProvider().Tracer("")
+	}
+	return w.Tracer
+}
+
+// endSpan records err, if any, on span and ends it.
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 }
 
 // permanent is a failure no retry can fix.
@@ -183,14 +221,14 @@ func failureMessage(err error) string {
 	return "Processing failed: " + err.Error()
 }
 
-func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last bool) error {
+func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last bool) (err error) {
 	recipe, ok := w.Recipes[job.SourceType]
 	if !ok {
 		return permanent{"Source type " + job.SourceType + " is no longer configured"}
 	}
-	t := time.Now()
+	_, end := w.stage(ctx, "read")
 	src, err := w.readStaged(ctx, job)
-	w.timed("read", t)
+	end(err)
 	if err != nil {
 		return err
 	}
@@ -198,23 +236,23 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last b
 	// end before anything is written to public paths.
 	checked, stopModeration := w.startModeration(ctx, job, recipe, src, attempt)
 	defer stopModeration()
-	t = time.Now()
+	_, end = w.stage(ctx, "imaging")
 	res, err := imaging.Process(ctx, src, recipe.Options())
-	w.timed("imaging", t)
+	end(err)
 	if errors.Is(err, imaging.ErrUndecodable) {
 		return permanent{"Image could not be decoded: " + strings.TrimPrefix(err.Error(), imaging.ErrUndecodable.Error()+": ")}
 	}
 	if err != nil {
 		return fmt.Errorf("imaging: %w", err)
 	}
-	t = time.Now()
+	_, end = w.stage(ctx, "moderation")
 	verdict := <-checked // only the wait beyond imaging is moderation's own time
-	w.timed("moderation", t)
+	end(nil)
 	if err := w.decide(ctx, job, recipe, verdict, attempt, last); err != nil {
 		return err
 	}
-	t = time.Now()
-	defer w.timed("store", t)
+	ctx, end = w.stage(ctx, "store")
+	defer func() { end(err) }()
 
 	mediaID := MediaID(job.ID)
 	facts := store.MediaFacts{
