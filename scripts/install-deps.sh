@@ -25,6 +25,10 @@ if ! pkg-config --exists vips 2>/dev/null; then
 fi
 
 if [ "$what" = test ]; then
+	if ! command -v vipsheader >/dev/null; then
+		echo "installing libvips-tools (tests cross-check their images with vipsheader; bench uses vips)..."
+		apt_install libvips-tools
+	fi
 	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
 		echo "installing PostgreSQL (tests start their own throwaway clusters)..."
 		apt_install postgresql
@@ -32,6 +36,6 @@ if [ "$what" = test ]; then
 	bash scripts/install-versitygw.sh
 	if ! command -v chromium >/dev/null; then
 		echo "installing Chromium (the dashboard's browser test drives it headless)..."
-		apt_install chromium
+		apt_install chromium fonts-liberation
 	fi
 fi
