@@ -234,7 +234,7 @@ func ratio(w, h int) string {
 // generated inputs (camera make, XMP, comment, PNG text).
 func assertNoMarkers(t *testing.T, name string, data []byte) {
 	t.Helper()
-	for _, m := range []string{testimages.CameraMake, testimages.XMPMarker, testimages.CommentMarker, testimages.TextMarker, "Exif\x00\x00", "<x:xmpmeta"} {
+	for _, m := range []string{testimages.CameraMake, testimages.XMPMarker, testimages.CommentMarker, testimages.IPTCMarker, testimages.TextMarker, "Exif\x00\x00", "<x:xmpmeta"} {
 		if bytes.Contains(data, []byte(m)) {
 			t.Errorf("%s: still contains %q", name, m)
 		}

@@ -31,6 +31,7 @@ const (
 	CameraMake    = "XIPTestCam"        // EXIF IFD0 Make
 	XMPMarker     = "xip-xmp-marker"    // inside the XMP packet
 	CommentMarker = "xip-comment-mark"  // JPEG COM segment
+	IPTCMarker    = "xip-iptc-caption"  // JPEG APP13 (Photoshop IPTC) caption
 	TextMarker    = "xip-png-text-mark" // PNG tEXt chunk
 )
 
@@ -362,7 +363,23 @@ func OrientedJPEG(upright image.Image, o int) []byte {
 		Segment{0xE1, BuildEXIF(EXIF{Orientation: o, Make: CameraMake, GPS: &GPS{Lat: 48.8584, Lon: 2.2945}})},
 		Segment{0xE1, XMPPayload()},
 		Segment{0xFE, []byte(CommentMarker)},
+		Segment{0xED, IPTCPayload()},
 	)
+}
+
+// IPTCPayload is an APP13 Photoshop "8BIM" resource 0x0404 holding an IPTC
+// caption (2:120) with IPTCMarker.
+func IPTCPayload() []byte {
+	iptc := append([]byte{0x1C, 0x02, 120}, byte(len(IPTCMarker)>>8), byte(len(IPTCMarker)))
+	iptc = append(iptc, IPTCMarker...)
+	out := []byte("Photoshop 3.0\x00" + "8BIM")
+	out = append(out, 0x04, 0x04, 0, 0) // resource id, empty Pascal name (padded)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(iptc)))
+	out = append(out, iptc...)
+	if len(iptc)%2 == 1 {
+		out = append(out, 0)
+	}
+	return out
 }
 
 // PNG encodes img, with a tEXt chunk holding TextMarker after IHDR.

@@ -56,7 +56,7 @@ func TestOrientedJPEGDecodes(t *testing.T) {
 		if got := QuadrantColors(Display(img, o)); got != Upright {
 			t.Errorf("orientation %d: displayed quadrants %v, want upright", o, got)
 		}
-		for _, m := range []string{CameraMake, XMPMarker, CommentMarker} {
+		for _, m := range []string{CameraMake, XMPMarker, CommentMarker, IPTCMarker} {
 			if !bytes.Contains(data, []byte(m)) {
 				t.Errorf("orientation %d: no %q in the file", o, m)
 			}
