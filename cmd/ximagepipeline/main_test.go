@@ -156,6 +156,16 @@ func TestCommandLine(t *testing.T) {
 	if code, out := run("media", "get", done.Media.ID); code != exitError || !strings.Contains(string(out), "MEDIA_NOT_FOUND") {
 		t.Errorf("media get after delete: exit %d; %s", code, out)
 	}
+	for _, probe := range []string{"/healthz", "/readyz", "/metrics"} {
+		resp, err := http.Get("http://" + addr + probe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: %d, want 200", probe, resp.StatusCode)
+		}
+	}
 	if code, out := run("config"); code != 0 || !strings.Contains(string(out), `"variantPresets"`) {
 		t.Errorf("config: exit %d; %s", code, out)
 	}
