@@ -275,3 +275,23 @@ func TestShutdownHandsJobBack(t *testing.T) {
 		t.Errorf("GetStatus: %+v, %v; want the one counted attempt", job, err)
 	}
 }
+
+// TestPixelLimitBehindMetadata: a JPEG whose dimensions sit behind more
+// metadata than the upload reads is accepted, then refused by the worker
+// before decoding: FAILED at once with the pixel limit's message.
+func TestPixelLimitBehindMetadata(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(cfg *xip.Config) { cfg.MaxPixels = 10_000 })
+	var segs []testimages.Segment
+	for range 6 { // 6 x 64 KB of APP data before the frame header
+		segs = append(segs, testimages.Segment{Marker: 0xE9, Payload: make([]byte, 65000)})
+	}
+	jpg := testimages.InsertSegments(testimages.JPEG(testimages.Quadrants(200, 200), 90), segs...)
+	id := e.uploadOK("gallery", "u1", "a.jpg", jpg)
+	code, body := e.wait(id)
+	want := map[string]any{"jobId": id, "status": "FAILED", "error": "Image too large. Maximum: 0.01 megapixels", "attempts": 1}
+	if code != http.StatusInternalServerError || !jsonEqual(body, want) {
+		t.Fatalf("got %d %v, want 500 %v", code, body, want)
+	}
+	e.waitNoFiles("media", "originals")
+}

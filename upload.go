@@ -67,6 +67,12 @@ func (p *Pipeline) checkFields(sourceType, sourceID string) error {
 // sniffLen is how much of the upload decides its type.
 const sniffLen = 512
 
+// headerLimit bounds what an upload may hold in memory to find its
+// dimensions: real headers fit in a few KB. A header further in (a JPEG
+// behind huge metadata) is left to the worker, which checks the pixel
+// count again before decoding.
+const headerLimit = 256 << 10
+
 // stage streams the upload to {staging}/{jobID}, checking its type from its
 // first bytes, its size while streaming and its pixel count from its header,
 // before anything is decoded. On a refusal nothing stays staged.
@@ -88,7 +94,7 @@ func (p *Pipeline) stage(ctx context.Context, jobID string, r io.Reader) error {
 	// The header is read from the stream itself, keeping what it consumed
 	// so that staging still gets every byte.
 	var consumed bytes.Buffer
-	hdr, herr := imaging.ReadHeader(io.MultiReader(bytes.NewReader(first), io.TeeReader(r, &consumed)))
+	hdr, herr := imaging.ReadHeader(io.MultiReader(bytes.NewReader(first), io.TeeReader(io.LimitReader(r, headerLimit), &consumed)))
 	body := io.MultiReader(bytes.NewReader(first), &consumed, r)
 	if herr == nil && pixels(hdr) > p.cfg.MaxPixels {
 		// Size is checked before pixels: count the rest without keeping it.
@@ -101,8 +107,9 @@ func (p *Pipeline) stage(ctx context.Context, jobID string, r io.Reader) error {
 		}
 		return errImageTooLarge(p.cfg.MaxPixels)
 	}
-	// A header that cannot be read is left to the worker, whose decoder
-	// fails such a file clearly.
+	// A header that cannot be read is left to the worker, which refuses an
+	// image over the pixel limit before decoding, and fails an undecodable
+	// file clearly.
 
 	lr := &limitReader{r: body, left: p.cfg.MaxFileSize}
 	key := p.layout.Staged(jobID)

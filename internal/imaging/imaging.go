@@ -17,6 +17,9 @@ import (
 // other error from Process may pass and is worth a retry.
 var ErrUndecodable = errors.New("imaging: image cannot be decoded")
 
+// ErrTooManyPixels is returned when a source is over Options.MaxPixels.
+var ErrTooManyPixels = errors.New("imaging: image has too many pixels")
+
 // Config tunes libvips for the whole process. The zero value is the default.
 type Config struct {
 	// Concurrency is the number of libvips threads per operation. Default 1:

@@ -45,6 +45,10 @@ type Options struct {
 	// KeepOriginal also returns the original, upright, sRGB and without
 	// metadata, in the source format.
 	KeepOriginal bool
+	// MaxPixels refuses, before any decode, a source whose width x height x
+	// frames is larger (ErrTooManyPixels). 0: no limit. The upload checks
+	// the same from the header when it can; this catches what it could not.
+	MaxPixels int64
 	// Animated keeps the animation of animated GIF and WebP sources: their
 	// WebP variants are animated WebP of at most MaxFrames frames (later
 	// frames are dropped); AVIF variants still show the first frame.
@@ -169,6 +173,9 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 	h, err := readVipsHeader(buf)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUndecodable, err)
+	}
+	if px := int64(h.Width) * int64(h.Height) * int64(max(h.Pages, 1)); opts.MaxPixels > 0 && px > opts.MaxPixels {
+		return nil, fmt.Errorf("%w: %dx%d x %d frames", ErrTooManyPixels, h.Width, h.Height, max(h.Pages, 1))
 	}
 	res := &Result{Source: SourceInfo{
 		Format: format, Bytes: len(src), Width: h.Width, Height: h.Height,

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +38,8 @@ type Recipe struct {
 	// Animated and MaxFrames: see imaging.Options.
 	Animated  bool
 	MaxFrames int
+	// MaxPixels refuses larger sources before decoding them.
+	MaxPixels int64
 	// Moderation is the source type's moderation policy; nil: not moderated.
 	Moderation *moderation.Policy
 }
@@ -45,7 +48,7 @@ type Recipe struct {
 // used by the worker and by the offline process command alike.
 func (r Recipe) Options() imaging.Options {
 	return imaging.Options{Variants: r.Variants, Quality: r.Quality, Formats: r.Formats, KeepOriginal: r.StoreOriginal,
-		Animated: r.Animated, MaxFrames: r.MaxFrames}
+		Animated: r.Animated, MaxFrames: r.MaxFrames, MaxPixels: r.MaxPixels}
 }
 
 // Worker processes jobs. Its exported fields must be set before use.
@@ -151,13 +154,31 @@ func (w *Worker) Process(ctx context.Context, jobID string, attempt, maxAttempts
 	// the reason it failed (a timeout).
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if ferr := w.Store.FinishJob(bg, job, w.announce(bg, job.ID, store.Failed)); ferr != nil {
+	if ferr := w.fail(bg, job); ferr != nil {
 		return ferr // the queue retries or rescues; the outcome is written then
 	}
 	result = store.Failed
-	w.removeOutputs(bg, job)
 	w.removeStaged(bg, job)
 	return queue.Permanent(err)
+}
+
+// fail records job (its Outcome, Error and Attempts set) as FAILED and
+// removes what its attempts wrote, unless another worker finished it
+// first: then those objects are that worker's media and stay.
+func (w *Worker) fail(ctx context.Context, job store.Job) error {
+	recorded := false
+	announce := w.announce(ctx, job.ID, store.Failed)
+	err := w.Store.FinishJob(ctx, job, func(tx *sql.Tx) error {
+		recorded = true
+		if announce != nil {
+			return announce(tx)
+		}
+		return nil
+	})
+	if err == nil && recorded {
+		w.removeOutputs(ctx, job)
+	}
+	return err
 }
 
 // announce returns what the store runs in the transaction recording a
@@ -239,6 +260,9 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last b
 	_, end = w.stage(ctx, "imaging")
 	res, err := imaging.Process(ctx, src, recipe.Options())
 	end(err)
+	if errors.Is(err, imaging.ErrTooManyPixels) {
+		return permanent{fmt.Sprintf("Image too large. Maximum: %s megapixels", strconv.FormatFloat(float64(recipe.MaxPixels)/1e6, 'f', -1, 64))}
+	}
 	if errors.Is(err, imaging.ErrUndecodable) {
 		return permanent{"Image could not be decoded: " + strings.TrimPrefix(err.Error(), imaging.ErrUndecodable.Error()+": ")}
 	}
@@ -304,7 +328,11 @@ func (w *Worker) readStaged(ctx context.Context, job store.Job) ([]byte, error) 
 }
 
 func (w *Worker) put(ctx context.Context, key string, out imaging.Output) error {
-	if err := w.Storage.Put(ctx, key, bytes.NewReader(out.Data), int64(len(out.Data)), contentType(out.Format)); err != nil {
+	err := w.Storage.Put(ctx, key, bytes.NewReader(out.Data), int64(len(out.Data)), contentType(out.Format))
+	if errors.Is(err, storage.ErrInvalidKey) {
+		return permanent{"Storage refused the key " + key} // retrying cannot change the key
+	}
+	if err != nil {
 		return fmt.Errorf("store %s: %w", key, err)
 	}
 	return nil
@@ -355,7 +383,7 @@ func (w *Worker) Cleanup(ctx context.Context) error {
 				return nil // still queued or running
 			}
 			job.Outcome, job.Error, job.Attempts = store.Failed, "Processing failed: "+st.LastError, st.Attempt
-			if err := w.Store.FinishJob(ctx, job, w.announce(ctx, job.ID, store.Failed)); err != nil {
+			if err := w.fail(ctx, job); err != nil {
 				return err
 			}
 		}

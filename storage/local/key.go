@@ -14,8 +14,10 @@ import (
 var ErrInvalidKey = storage.ErrInvalidKey
 
 // tmpPrefix starts the name of every file that Put is still writing. Keys may
-// not use it, so List and Handler can never see a half-written object.
-const tmpPrefix = ".tmp-"
+// not use it, so List and Handler can never see a half-written object; its
+// '~' cannot occur in a source type or id, so no key the pipeline makes
+// collides with it.
+const tmpPrefix = ".tmp~"
 
 // validateKey reports whether key names a file below the root.
 func validateKey(key string) error {

@@ -8,7 +8,7 @@
 // os.Root, so neither a crafted key nor a symbolic link can reach outside dir.
 //
 // Put is atomic: it writes a temporary file (named with the reserved prefix
-// ".tmp-") in the object's directory, fsyncs it, and renames it over the key,
+// ".tmp~") in the object's directory, fsyncs it, and renames it over the key,
 // so readers see the old object, the new one, or none, never a partial file.
 // The content type given to Put is not stored: Handler derives it from the
 // key's extension, which the storage layout always sets for public objects.
