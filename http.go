@@ -185,6 +185,9 @@ func (p *Pipeline) handleStatus(w http.ResponseWriter, r *http.Request) {
 		wait = min(d, maxWait)
 	}
 	job, err := p.WaitStatus(r.Context(), r.PathValue("jobId"), wait)
+	if job != nil && r.Context().Err() != nil {
+		err = nil // the server is stopping: answer what is known
+	}
 	if err != nil {
 		p.fail(w, r, err, errInternal)
 		return
@@ -236,24 +239,29 @@ func (p *Pipeline) handleEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
-	for {
-		b, _ := json.Marshal(statusBody(job))
-		if _, err := fmt.Fprintf(w, "event: status\ndata: %s\n\n", b); err != nil {
-			return
+	send := func(frame string) bool {
+		if _, err := io.WriteString(w, frame); err != nil {
+			return false
 		}
 		if flusher != nil {
 			flusher.Flush()
 		}
-		if job.Status.Final() {
+		return true
+	}
+	for {
+		b, _ := json.Marshal(statusBody(job))
+		if !send(fmt.Sprintf("event: status\ndata: %s\n\n", b)) || job.Status.Final() {
 			return
 		}
-		next, err := p.waitChange(r.Context(), jobID, job.Status, 15*time.Second)
-		if err != nil {
-			return // the client left
-		}
-		if next.Status == job.Status {
-			// Nothing new: a comment keeps proxies from closing the stream.
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+		// Wait for a change; a comment every 15 s of quiet keeps proxies
+		// from closing the stream.
+		next := job
+		for next.Status == job.Status {
+			next, err = p.waitChange(r.Context(), jobID, job.Status, 15*time.Second)
+			if err != nil {
+				return // the client left
+			}
+			if next.Status == job.Status && !send(": keep-alive\n\n") {
 				return
 			}
 		}

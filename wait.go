@@ -61,7 +61,8 @@ func (s JobStatus) Final() bool {
 }
 
 // WaitStatus is GetStatus that, for a job still PENDING or PROCESSING,
-// waits up to d for it to change, then answers its status then.
+// waits up to d for it to change, then answers its status then. When ctx
+// ends first it returns the status so far with ctx's error.
 func (p *Pipeline) WaitStatus(ctx context.Context, jobID string, d time.Duration) (*Job, error) {
 	return p.waitChange(ctx, jobID, "", d)
 }
@@ -89,7 +90,7 @@ func (p *Pipeline) waitChange(ctx context.Context, jobID string, last JobStatus,
 		case <-ctx.Done():
 			recheck.Stop()
 			p.waiters.remove(jobID, ch)
-			return nil, ctx.Err()
+			return job, ctx.Err() // the status so far, for a server that is stopping
 		}
 		recheck.Stop()
 		p.waiters.remove(jobID, ch)

@@ -122,7 +122,7 @@ type Pipeline struct {
 
 // New validates cfg, opens the database and storage, applies migrations and
 // starts the workers unless cfg.DisableWorkers is set.
-func New(ctx context.Context, cfg Config) (*Pipeline, error) {
+func New(ctx context.Context, cfg Config) (_ *Pipeline, err error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -132,6 +132,11 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 	p := &Pipeline{cfg: cfg, storage: cfg.Storage, tracer: cfg.TracerProvider.Tracer("github.com/ximagepipeline/ximagepipeline"), uploadSlots: make(chan struct{}, cfg.MaxConcurrentUploads), layout: storage.Layout{
 		Staging: cfg.StagingPath, Media: cfg.MediaPath, Originals: cfg.OriginalsPath,
 	}}
+	defer func() {
+		if err != nil {
+			p.release() // what was opened before the failure
+		}
+	}()
 	if p.storage == nil {
 		ls, err := local.New(filepath.Join(cfg.DataDir, "files"), cfg.PublicURL)
 		if err != nil {
@@ -148,7 +153,6 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 	}
 	p.store = st
 	if err := st.WithMigrationLock(ctx, func() error { return queue.Migrate(ctx, st.DB(), st.Pool()) }); err != nil {
-		st.Close()
 		return nil, err
 	}
 
@@ -168,14 +172,12 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 	}
 	p.queue, err = queue.New(qcfg, w)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	w.Queue = p.queue
 	p.metrics = newMetrics(p)
 	// The workers live until Close, not until the caller's ctx ends.
 	if err := p.queue.Start(context.WithoutCancel(ctx)); err != nil {
-		st.Close()
 		return nil, err
 	}
 	return p, nil
@@ -215,7 +217,15 @@ func recipes(cfg Config) map[string]worker.Recipe {
 // Close stops taking jobs, lets running ones finish until ctx ends (then
 // hands them back to the queue), and closes the database.
 func (p *Pipeline) Close(ctx context.Context) error {
-	err := errors.Join(p.queue.Stop(ctx), p.store.Close())
+	return errors.Join(p.queue.Stop(ctx), p.release())
+}
+
+// release closes the database and the default storage, when open.
+func (p *Pipeline) release() error {
+	var err error
+	if p.store != nil {
+		err = p.store.Close()
+	}
 	if p.local != nil {
 		err = errors.Join(err, p.local.Close())
 	}

@@ -201,19 +201,26 @@ func (c *client) upload(ctx context.Context, path, sourceType, sourceID string) 
 	return out.JobID, nil
 }
 
-// waitJob long-polls a job's status until it is final or d is over.
+// waitJob long-polls a job's status until it is final or d is over; with
+// d = 0 it asks once.
 func (c *client) waitJob(ctx context.Context, jobID string, d time.Duration) (map[string]any, ximagepipeline.JobStatus, error) {
 	deadline := time.Now().Add(d)
 	for {
-		var body map[string]any
-		code, err := c.do(ctx, http.MethodGet, "/status/"+url.PathEscape(jobID)+"?wait=30s", nil, "", &body)
-		if err != nil && code != http.StatusBadRequest && code != http.StatusInternalServerError {
-			return nil, "", err
+		path := "/status/" + url.PathEscape(jobID)
+		if left := time.Until(deadline); left > 0 {
+			path += "?wait=" + min(left, 30*time.Second).Round(time.Second).String()
 		}
+		var body map[string]any
+		code, err := c.do(ctx, http.MethodGet, path, nil, "", &body)
 		status, _ := body["status"].(string)
 		st := ximagepipeline.JobStatus(status)
-		if st.Final() || time.Now().After(deadline) {
+		switch {
+		case err != nil && st == "":
+			return nil, "", err // not a job's status: unknown job, server error
+		case st.Final() || time.Now().After(deadline):
 			return body, st, nil
+		case code >= 500:
+			time.Sleep(time.Second) // a struggling server gets a pause
 		}
 	}
 }

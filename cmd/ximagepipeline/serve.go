@@ -79,7 +79,16 @@ func serve(ctx context.Context, addr string, cfg ximagepipeline.Config, guard ac
 		p.Close(context.Background())
 		return err
 	}
-	srv := &http.Server{Handler: guard.Wrap(prefix, mux), ReadHeaderTimeout: 10 * time.Second}
+	// Long polls and event streams run on a context that ends when the
+	// server shuts down, so they answer at once instead of holding it up.
+	base, endRequests := context.WithCancel(context.Background())
+	defer endRequests()
+	srv := &http.Server{
+		Handler:           guard.Wrap(prefix, mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return base },
+	}
+	srv.RegisterOnShutdown(endRequests)
 	cfg.Logger.Info("serving", "addr", ln.Addr().String(), "prefix", prefix, "workers", !cfg.DisableWorkers)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -88,10 +97,15 @@ func serve(ctx context.Context, addr string, cfg ximagepipeline.Config, guard ac
 	case <-ctx.Done():
 	}
 	cfg.Logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	// Requests and running jobs each get their own grace: uploads in
+	// flight finish first, then jobs have shutdownGrace before they are
+	// handed back to the queue.
+	hctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	err = errors.Join(ignoreClosed(err), srv.Shutdown(sctx), p.Close(sctx))
-	return err
+	err = errors.Join(ignoreClosed(err), srv.Shutdown(hctx))
+	pctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	return errors.Join(err, p.Close(pctx))
 }
 
 func ignoreClosed(err error) error {
