@@ -28,6 +28,7 @@ func TestOptionPrecedence(t *testing.T) {
 data-dir: /from/file
 prefix: /from-file
 max-attempts: 7
+allowed-type: [image/jpeg, image/avif]
 variants:
   thumb: {width: 200, height: 200, fit: cover}
 sourceTypes:
@@ -47,6 +48,9 @@ sourceTypes:
 	cfg := o.config()
 	if cfg.DataDir != "/from/file" || cfg.Prefix != "/from-env" || cfg.MaxAttempts != 9 {
 		t.Errorf("data dir %q (want file), prefix %q (want env), attempts %d (want flag 9)", cfg.DataDir, cfg.Prefix, cfg.MaxAttempts)
+	}
+	if len(cfg.AllowedTypes) != 2 || cfg.AllowedTypes[1] != "image/avif" {
+		t.Errorf("allowed types from the file's list: %v", cfg.AllowedTypes)
 	}
 	if v := cfg.Variants["thumb"]; v.Width != 200 || v.Fit != "cover" {
 		t.Errorf("variants from the file: %+v", cfg.Variants)

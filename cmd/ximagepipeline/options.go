@@ -38,6 +38,10 @@ type options struct {
 	jobTimeout      time.Duration
 	rescueAfter     time.Duration
 	cleanupInterval time.Duration
+	retryBackoff    time.Duration
+	stagingGrace    time.Duration
+	allowedTypes    []string
+	maxUploads      int
 
 	// From the config file only: they are maps, not flags.
 	variants    map[string]ximagepipeline.VariantSpec
@@ -61,6 +65,10 @@ func (o *options) addFlags(fs *pflag.FlagSet, server bool) {
 	fs.DurationVar(&o.jobTimeout, "job-timeout", ximagepipeline.DefaultJobTimeout, "longest processing attempt of one job")
 	fs.DurationVar(&o.rescueAfter, "rescue-after", 0, "lease: a job running this long (its worker died) goes to another worker; must exceed --job-timeout (default: 2m, or --job-timeout + 1m when longer)")
 	fs.DurationVar(&o.cleanupInterval, "cleanup-interval", ximagepipeline.DefaultCleanupInterval, "how often staged files of finished jobs and orphans are removed")
+	fs.DurationVar(&o.retryBackoff, "retry-backoff", ximagepipeline.DefaultRetryBackoff, "delay before a failed job's first retry; doubles each attempt")
+	fs.DurationVar(&o.stagingGrace, "staging-grace", ximagepipeline.DefaultStagingGrace, "age at which a staged file with no job (an upload that died half-way) is removed")
+	fs.StringArrayVar(&o.allowedTypes, "allowed-type", nil, "MIME type accepted, sniffed from the bytes (repeatable; default image/jpeg, image/png, image/webp, image/gif; image/avif and image/heic opt in)")
+	fs.IntVar(&o.maxUploads, "max-concurrent-uploads", ximagepipeline.DefaultMaxConcurrentUploads, "uploads received at once; more answer 503 BUSY with Retry-After")
 	fs.StringArrayVar(&o.webhookURLs, "webhook-url", nil, "URL receiving job.completed, job.rejected and job.failed (repeatable; docs/webhooks.md)")
 	fs.StringVar(&o.webhookSecret, "webhook-secret", "", "secret signing the webhooks (HMAC-SHA256); required with --webhook-url")
 	o.s3.addFlags(fs)
@@ -145,19 +153,23 @@ func (o *options) config() ximagepipeline.Config {
 		level = slog.LevelInfo
 	}
 	return ximagepipeline.Config{
-		Prefix:        o.prefix,
-		DataDir:       o.dataDir,
-		DatabaseURL:   o.databaseURL,
-		PublicURL:     o.publicURL,
-		Variants:      o.variants,
-		SourceTypes:   o.sourceTypes,
-		MaxFileSize:   o.maxFileSize,
-		MaxPixels:     o.maxPixels,
-		MaxAttempts:   o.maxAttempts,
-		Concurrency:   o.concurrency,
-		WebhookURLs:   o.webhookURLs,
-		WebhookSecret: o.webhookSecret,
-		Logger:        slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		Prefix:               o.prefix,
+		DataDir:              o.dataDir,
+		DatabaseURL:          o.databaseURL,
+		PublicURL:            o.publicURL,
+		Variants:             o.variants,
+		SourceTypes:          o.sourceTypes,
+		MaxFileSize:          o.maxFileSize,
+		MaxPixels:            o.maxPixels,
+		MaxAttempts:          o.maxAttempts,
+		Concurrency:          o.concurrency,
+		WebhookURLs:          o.webhookURLs,
+		WebhookSecret:        o.webhookSecret,
+		Logger:               slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		RetryBackoff:         o.retryBackoff,
+		StagingGrace:         o.stagingGrace,
+		AllowedTypes:         o.allowedTypes,
+		MaxConcurrentUploads: o.maxUploads,
 	}
 }
 
