@@ -62,7 +62,8 @@ const (
 	DefaultMaxPixels   = 100_000_000 // 100 megapixels
 	DefaultMaxAttempts = 3
 	// DefaultMaxConcurrentUploads bounds memory: each upload in flight holds
-	// a few buffers of 32 KB while streaming.
+	// up to 512 KB while it is checked and staged (plus, on S3, one 5 MiB
+	// part buffer when it is larger than that).
 	DefaultMaxConcurrentUploads = 256
 	DefaultStagingPath          = "staging"
 	DefaultMediaPath            = "media"

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
@@ -112,8 +113,23 @@ func (p *Pipeline) stage(ctx context.Context, jobID string, r io.Reader) error {
 	// file clearly.
 
 	lr := &limitReader{r: body, left: p.cfg.MaxFileSize}
+	// Most uploads are small: read up to smallUpload first so that they go
+	// to storage with a known size (one PUT on S3, where an unknown size
+	// means a multipart upload and a part-sized buffer per upload).
+	buf := smallBufs.Get().(*[]byte)
+	defer smallBufs.Put(buf)
+	n, rerr := io.ReadFull(lr, *buf)
+	src, size := io.Reader(bytes.NewReader((*buf)[:n])), int64(n)
+	switch {
+	case rerr == nil: // more to come: stream the rest
+		src, size = io.MultiReader(src, lr), -1
+	case lr.tooLarge:
+		return errFileTooLarge(p.cfg.MaxFileSize)
+	case lr.err != nil:
+		return readError(lr.err, p.cfg.MaxFileSize)
+	}
 	key := p.layout.Staged(jobID)
-	if err := p.storage.Put(ctx, key, lr, -1, mime); err != nil {
+	if err := p.storage.Put(ctx, key, src, size, mime); err != nil {
 		switch {
 		case lr.tooLarge:
 			return errFileTooLarge(p.cfg.MaxFileSize)
@@ -124,6 +140,12 @@ func (p *Pipeline) stage(ctx context.Context, jobID string, r io.Reader) error {
 	}
 	return nil
 }
+
+// smallUpload is the size below which an upload is staged from memory with
+// its size known; smallBufs recycles those buffers.
+const smallUpload = 512 << 10
+
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallUpload); return &b }}
 
 func pixels(h imaging.Header) int64 {
 	return int64(h.Width) * int64(h.Height) * int64(max(h.Frames, 1))

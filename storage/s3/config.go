@@ -16,10 +16,11 @@ const (
 	DefaultEndpoint = "s3.amazonaws.com"
 	// DefaultRegion is used when Region is empty. R2 wants "auto".
 	DefaultRegion = "us-east-1"
-	// DefaultPartSize is the multipart part size. Put with size -1 holds
-	// one part in memory (minio-go's own default for unknown sizes is
-	// ~537 MiB), and 16 MiB x 10,000 parts still allows 156 GiB objects.
-	DefaultPartSize = 16 << 20
+	// DefaultPartSize is the multipart part size, S3's minimum. Put with
+	// size -1 holds one part in memory per upload (minio-go's own default
+	// for unknown sizes is ~537 MiB), and 5 MiB x 10,000 parts still allows
+	// 48 GiB objects, far above any image upload.
+	DefaultPartSize = 5 << 20
 	// ImmutableCacheControl is sent with public objects: their keys embed
 	// a fresh media id, so the bytes under a URL never change.
 	ImmutableCacheControl = "public, max-age=31536000, immutable"
