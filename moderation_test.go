@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ximagepipeline/ximagepipeline/signature"
+
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	xip "github.com/ximagepipeline/ximagepipeline"
@@ -54,7 +56,7 @@ func newProvider(t *testing.T, answer func(n int) (int, string)) *provider {
 		p.requests = append(p.requests, providerRequest{r.Header.Clone(), body})
 		n := len(p.requests)
 		p.mu.Unlock()
-		if err := httpmod.Verify(providerSecret, r.Header, body, time.Minute); err != nil {
+		if err := signature.Verify(providerSecret, r.Header, body, time.Minute); err != nil {
 			t.Errorf("provider: request %d: %v", n, err)
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return

@@ -2,7 +2,7 @@ package ximagepipeline_test
 
 // Webhooks through the HTTP API: receivers run in httptest.Servers whose
 // answers each test scripts, and check every delivery the documented way
-// (webhook.Verify), as a user's receiver would.
+// (signature.Verify), as a user's receiver would.
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ximagepipeline/ximagepipeline/signature"
 
 	xip "github.com/ximagepipeline/ximagepipeline"
 	"github.com/ximagepipeline/ximagepipeline/internal/pgtest"
@@ -56,7 +58,7 @@ func newReceiver(t *testing.T, answer func(n int) int) *receiver {
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var d delivery
 		d.header, d.body = req.Header.Clone(), must(io.ReadAll(req.Body))
-		if err := webhook.Verify(webhookSecret, req.Header, d.body, time.Minute); err != nil {
+		if err := signature.Verify(webhookSecret, req.Header, d.body, time.Minute); err != nil {
 			t.Errorf("receiver: %v", err)
 		}
 		if err := json.Unmarshal(d.body, &d.payload); err != nil {
@@ -150,9 +152,9 @@ func (e *env) assertDelivery(d delivery, event, jobID string) {
 	if id := d.header.Get(webhook.HeaderDelivery); !strings.HasPrefix(id, "dlv_") || len(id) < 20 {
 		e.t.Errorf("delivery id %q, want dlv_ and a random part", id)
 	}
-	ts, err := strconv.ParseInt(d.header.Get(webhook.HeaderTimestamp), 10, 64)
+	ts, err := strconv.ParseInt(d.header.Get(signature.HeaderTimestamp), 10, 64)
 	if age := time.Since(time.Unix(ts, 0)); err != nil || age > pollDeadline+time.Minute || age < -time.Minute {
-		e.t.Errorf("timestamp %q is not recent Unix seconds", d.header.Get(webhook.HeaderTimestamp))
+		e.t.Errorf("timestamp %q is not recent Unix seconds", d.header.Get(signature.HeaderTimestamp))
 	}
 	_, raw, _ := e.fetchAny(e.prefix() + "/status/" + jobID)
 	if !bytes.Equal(d.payload.Status, bytes.TrimSpace(raw)) {

@@ -8,17 +8,14 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ximagepipeline/ximagepipeline/signature"
 )
 
 // Events, one per outcome a job records.
@@ -35,12 +32,10 @@ const (
 	// HeaderDelivery identifies the delivery; it is the same on each retry
 	// of it, so a receiver can drop one it has already handled.
 	HeaderDelivery = "X-Ximagepipeline-Delivery"
-	// HeaderTimestamp is when this attempt was signed, in Unix seconds.
-	HeaderTimestamp = "X-Ximagepipeline-Timestamp"
-	// HeaderSignature is "sha256=" and the hex HMAC-SHA256, keyed with the
-	// secret, of the timestamp, a dot and the body (see Sign).
-	HeaderSignature = "X-Ximagepipeline-Signature"
 )
+
+// Each delivery is signed with the secret: see package signature for the
+// headers and signature.Verify for checking them.
 
 // DefaultTimeout bounds one delivery attempt, answer included: a receiver
 // should queue the work and answer at once; one that takes longer is
@@ -94,13 +89,11 @@ func (s *Sender) Send(ctx context.Context, d Delivery) error {
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "ximagepipeline-webhook")
 	req.Header.Set(HeaderEvent, d.Event)
 	req.Header.Set(HeaderDelivery, d.ID)
-	req.Header.Set(HeaderTimestamp, ts)
-	req.Header.Set(HeaderSignature, Sign(s.Secret, ts, body))
+	signature.Set(req.Header, s.Secret, body)
 
 	client := s.Client
 	if client == nil {
@@ -121,40 +114,6 @@ func (s *Sender) Send(ctx context.Context, d Delivery) error {
 var defaultClient = &http.Client{
 	Timeout:       DefaultTimeout,
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
-
-// Sign returns the signature header of a body sent at timestamp (Unix
-// seconds, as sent in HeaderTimestamp): "sha256=" and the hex HMAC-SHA256,
-// keyed with secret, of timestamp + "." + body.
-func Sign(secret, timestamp string, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(timestamp))
-	mac.Write([]byte("."))
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
-}
-
-// ErrBadSignature is what Verify returns, wrapped with the reason.
-var ErrBadSignature = errors.New("webhook: missing, stale or wrong signature")
-
-// Verify checks a delivery, for receivers written in Go: body must be the
-// request body exactly as received, the timestamp within tolerance of now
-// (five minutes is usual; it bounds replays) and the signature right for
-// secret. Compare HeaderDelivery with those already handled to drop
-// retries of a delivery that did arrive.
-func Verify(secret string, header http.Header, body []byte, tolerance time.Duration) error {
-	ts := header.Get(HeaderTimestamp)
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return fmt.Errorf("%w: no %s", ErrBadSignature, HeaderTimestamp)
-	}
-	if d := time.Since(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
-		return fmt.Errorf("%w: timestamp is %s from now, more than %s", ErrBadSignature, d.Round(time.Second), tolerance)
-	}
-	if !hmac.Equal([]byte(header.Get(HeaderSignature)), []byte(Sign(secret, ts, body))) {
-		return fmt.Errorf("%w: the signature does not match the body and secret", ErrBadSignature)
-	}
-	return nil
 }
 
 func snippet(b []byte) string {

@@ -33,7 +33,7 @@ func (o *moderationOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.provider, "moderation", "", `content moderation provider: "http" (an endpoint of the protocol in docs/moderation.md, such as the offline nsfwjs sidecar) or "rekognition" (AWS); default: none`)
 	fs.StringVar(&o.url, "moderation-url", "", "http: the endpoint images are POSTed to; rekognition: replaces the AWS endpoint (optional)")
 	fs.DurationVar(&o.timeout, "moderation-timeout", httpmod.DefaultTimeout, "http: longest wait for one answer; a timeout is retried like any provider failure")
-	fs.StringVar(&o.secret, "moderation-secret", "", "http: signs each request with HMAC-SHA256 (X-Ximage-Signature); prefer the environment variable MODERATION_SECRET")
+	fs.StringVar(&o.secret, "moderation-secret", "", "http: signs each request with HMAC-SHA256 (X-Ximagepipeline-Signature); prefer the environment variable MODERATION_SECRET")
 	fs.StringArrayVar(&o.headers, "moderation-header", nil, `http: a header sent with each request, "Name: value" (repeatable)`)
 	fs.StringVar(&o.region, "moderation-region", "", "rekognition: AWS region (default: the AWS SDK's, from AWS_REGION or ~/.aws/config)")
 	fs.StringSliceVar(&o.reject, "moderation-reject", nil, "flags that reject an upload, comma-separated; other flags only annotate (default: every flag rejects)")

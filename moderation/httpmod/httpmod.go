@@ -9,17 +9,15 @@ package httpmod
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ximagepipeline/ximagepipeline/signature"
 
 	"github.com/ximagepipeline/ximagepipeline/moderation"
 )
@@ -34,16 +32,14 @@ const maxAnswer = 1 << 20
 
 // Headers sent with each request besides Content-Type.
 const (
-	HeaderJobID      = "X-Ximage-Job-Id"
-	HeaderSourceType = "X-Ximage-Source-Type"
-	HeaderSourceID   = "X-Ximage-Source-Id"
-	HeaderAttempt    = "X-Ximage-Attempt"
-	// HeaderTimestamp (Unix seconds) and HeaderSignature are sent when a
-	// Secret is set: the signature is "sha256=" and the hex HMAC-SHA256,
-	// keyed with the secret, of the timestamp, a dot and the body.
-	HeaderTimestamp = "X-Ximage-Timestamp"
-	HeaderSignature = "X-Ximage-Signature"
+	HeaderJobID      = "X-Ximagepipeline-Job-Id"
+	HeaderSourceType = "X-Ximagepipeline-Source-Type"
+	HeaderSourceID   = "X-Ximagepipeline-Source-Id"
+	HeaderAttempt    = "X-Ximagepipeline-Attempt"
 )
+
+// With a Secret, each request is signed as package signature says (its
+// headers; signature.Verify checks them).
 
 // Options configure a Moderator. Only URL is required.
 type Options struct {
@@ -53,7 +49,7 @@ type Options struct {
 	Timeout time.Duration
 	// Header is added to each request (an Authorization, an API key).
 	Header http.Header
-	// Secret, when set, signs each request (HeaderSignature) so that the
+	// Secret, when set, signs each request (package signature) so that the
 	// endpoint can refuse anyone else's. Default: unsigned.
 	Secret string
 	// Client sends the requests. Default: a client with Timeout.
@@ -118,9 +114,7 @@ func (m *Moderator) Moderate(ctx context.Context, img moderation.Image) (moderat
 	req.Header.Set(HeaderSourceID, img.SourceID)
 	req.Header.Set(HeaderAttempt, strconv.Itoa(img.Attempt))
 	if m.opts.Secret != "" {
-		ts := strconv.FormatInt(time.Now().Unix(), 10)
-		req.Header.Set(HeaderTimestamp, ts)
-		req.Header.Set(HeaderSignature, Sign(m.opts.Secret, ts, img.Data))
+		signature.Set(req.Header, m.opts.Secret, img.Data)
 	}
 
 	resp, err := m.opts.Client.Do(req)
@@ -143,35 +137,6 @@ func (m *Moderator) Moderate(ctx context.Context, img moderation.Image) (moderat
 		return moderation.Result{}, fmt.Errorf("httpmod: %s: confidence %v is not in 0..1", m.opts.URL, a.Confidence)
 	}
 	return moderation.Result{Flags: a.Flags, Confidence: a.Confidence, Labels: a.Labels, Provider: m.opts.Name}, nil
-}
-
-// Sign returns the signature header value of body sent at timestamp ts.
-func Sign(secret, ts string, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(ts))
-	mac.Write([]byte("."))
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
-}
-
-// ErrBadSignature is returned by Verify.
-var ErrBadSignature = errors.New("httpmod: missing, stale or wrong signature")
-
-// Verify checks a request's signature, for endpoints written in Go: the
-// timestamp must be within maxSkew of now and the signature must match.
-func Verify(secret string, h http.Header, body []byte, maxSkew time.Duration) error {
-	ts := h.Get(HeaderTimestamp)
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return ErrBadSignature
-	}
-	if d := time.Since(time.Unix(sec, 0)); d > maxSkew || d < -maxSkew {
-		return ErrBadSignature
-	}
-	if !hmac.Equal([]byte(h.Get(HeaderSignature)), []byte(Sign(secret, ts, body))) {
-		return ErrBadSignature
-	}
-	return nil
 }
 
 func snippet(b []byte) string {

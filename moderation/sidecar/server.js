@@ -12,7 +12,7 @@
 //                     unless MODERATION_SECRET is set)
 //   NSFW_MODEL        MobileNetV2 (fast, 224 px), MobileNetV2Mid or InceptionV3 (299 px)
 //   NSFW_THRESHOLD    0.6: a class at or above it becomes a flag
-//   MODERATION_SECRET when set, requests must carry a valid X-Ximage-Signature
+//   MODERATION_SECRET when set, requests must carry a valid X-Ximagepipeline-Signature
 //
 // Classes map to flags: Porn and Hentai -> "explicit", Sexy -> "suggestive";
 // Neutral and Drawing are safe.
@@ -87,8 +87,8 @@ async function classify(model, body) {
 
 function verify(req, body) {
   if (!SECRET) return true;
-  const ts = req.headers["x-ximage-timestamp"] || "";
-  const sig = req.headers["x-ximage-signature"] || "";
+  const ts = req.headers["x-ximagepipeline-timestamp"] || "";
+  const sig = req.headers["x-ximagepipeline-signature"] || "";
   if (!/^\d+$/.test(ts) || Math.abs(Date.now() / 1000 - Number(ts)) > MAX_SKEW_SECONDS) return false;
   const mac = crypto.createHmac("sha256", SECRET).update(ts + ".").update(body).digest("hex");
   const want = Buffer.from("sha256=" + mac);
