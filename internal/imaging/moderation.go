@@ -38,19 +38,11 @@ func ModerationImage(src []byte, maxSide int) ([]byte, error) {
 	if maxSide < 1 {
 		return nil, fmt.Errorf("imaging: moderation image size %d must be at least 1", maxSide)
 	}
-	format, ok := decodable[Sniff(src)]
-	if !ok {
-		return nil, fmt.Errorf("%w: unsupported type %s", ErrUndecodable, Sniff(src))
-	}
-	if (format == "avif" || format == "heic") && !cfg.AllowHEIF {
-		return nil, fmt.Errorf("%w: %s input is not enabled", ErrUndecodable, format)
-	}
-	buf := newCBuffer(src)
-	defer buf.free()
-	h, err := readVipsHeader(buf)
+	_, buf, h, err := openSource(cfg, src)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUndecodable, err)
+		return nil, err
 	}
+	defer buf.free()
 	w, ht := h.Width, h.Height
 	if h.Orientation >= 5 { // 5-8 swap the axes
 		w, ht = ht, w
@@ -61,13 +53,7 @@ func ModerationImage(src []byte, maxSide int) ([]byte, error) {
 	if ht > w && ht > maxSide {
 		width = max(1, int(math.Floor(float64(w)*float64(maxSide)/float64(ht))))
 	}
-	colour := plainRGB
-	switch {
-	case h.Interpretation == "cmyk":
-		colour = cmyk
-	case h.HasICC:
-		colour = iccProfile
-	}
+	colour := colourOf(h)
 	img, err := decode(buf, width, colour)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUndecodable, err)

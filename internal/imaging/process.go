@@ -160,20 +160,11 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	format, ok := decodable[Sniff(src)]
-	if !ok {
-		return nil, fmt.Errorf("%w: unsupported type %s", ErrUndecodable, Sniff(src))
-	}
-	if (format == "avif" || format == "heic") && !cfg.AllowHEIF {
-		return nil, fmt.Errorf("%w: %s input is not enabled", ErrUndecodable, format)
-	}
-
-	buf := newCBuffer(src)
-	defer buf.free()
-	h, err := readVipsHeader(buf)
+	format, buf, h, err := openSource(cfg, src)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUndecodable, err)
+		return nil, err
 	}
+	defer buf.free()
 	if px := int64(h.Width) * int64(h.Height) * int64(max(h.Pages, 1)); opts.MaxPixels > 0 && px > opts.MaxPixels {
 		return nil, fmt.Errorf("%w: %dx%d x %d frames", ErrTooManyPixels, h.Width, h.Height, max(h.Pages, 1))
 	}
@@ -207,13 +198,7 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 		scale = 1
 	}
 	decodeWidth := min(res.Width, max(blurSize, int(math.Ceil(float64(res.Width)*scale))))
-	colour := plainRGB
-	switch {
-	case h.Interpretation == "cmyk":
-		colour = cmyk
-	case h.HasICC:
-		colour = iccProfile
-	}
+	colour := colourOf(h)
 	pages := 1
 	if opts.Animated && h.Pages > 1 && (format == "gif" || format == "webp") && h.Orientation <= 1 {
 		frame := decodeWidth * max(1, int(math.Ceil(float64(res.Height)*float64(decodeWidth)/float64(res.Width))))
@@ -561,3 +546,33 @@ func gcd(a, b int) int {
 }
 
 func clamp(v, lo, hi int) int { return max(lo, min(v, hi)) }
+
+// openSource checks that src is a type this process decodes and reads its
+// header into C memory (the caller frees buf). Errors wrap ErrUndecodable.
+func openSource(cfg Config, src []byte) (format string, buf cBuffer, h vipsHeader, err error) {
+	format, ok := decodable[Sniff(src)]
+	if !ok {
+		return "", buf, h, fmt.Errorf("%w: unsupported type %s", ErrUndecodable, Sniff(src))
+	}
+	if (format == "avif" || format == "heic") && !cfg.AllowHEIF {
+		return "", buf, h, fmt.Errorf("%w: %s input is not enabled", ErrUndecodable, format)
+	}
+	buf = newCBuffer(src)
+	if h, err = readVipsHeader(buf); err != nil {
+		buf.free()
+		return "", cBuffer{}, h, fmt.Errorf("%w: %v", ErrUndecodable, err)
+	}
+	return format, buf, h, nil
+}
+
+// colourOf is how a source gets to sRGB: through its CMYK or embedded
+// profile when it has one.
+func colourOf(h vipsHeader) colourPath {
+	switch {
+	case h.Interpretation == "cmyk":
+		return cmyk
+	case h.HasICC:
+		return iccProfile
+	}
+	return plainRGB
+}
