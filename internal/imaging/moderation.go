@@ -29,8 +29,8 @@ const moderationQuality = 85
 // white, shrunk (never enlarged) so that its longest side is at most
 // maxSide, as a JPEG of quality 85 without any metadata. Animated images
 // give their first frame. Errors wrap ErrUndecodable when retrying cannot
-// help.
-func ModerationImage(src []byte, maxSide int) ([]byte, error) {
+// help, ErrTooManyPixels over maxPixels (0: no limit).
+func ModerationImage(src []byte, maxSide int, maxPixels int64) ([]byte, error) {
 	cfg, err := ready()
 	if err != nil {
 		return nil, err
@@ -43,6 +43,9 @@ func ModerationImage(src []byte, maxSide int) ([]byte, error) {
 		return nil, err
 	}
 	defer buf.free()
+	if err := checkPixels(h, maxPixels); err != nil {
+		return nil, err
+	}
 	w, ht := h.Width, h.Height
 	if h.Orientation >= 5 { // 5-8 swap the axes
 		w, ht = ht, w

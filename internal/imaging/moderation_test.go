@@ -33,7 +33,7 @@ func TestModerationImage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			out, err := ModerationImage(tt.src, tt.maxSide)
+			out, err := ModerationImage(tt.src, tt.maxSide, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,7 +67,7 @@ func TestModerationImageRefusesUndecodable(t *testing.T) {
 		"text":      []byte("not an image at all"),
 		"truncated": makeJPEG(t, quadrants(64, 64), 1)[:300],
 	} {
-		if _, err := ModerationImage(src, 512); !errors.Is(err, ErrUndecodable) {
+		if _, err := ModerationImage(src, 512, 0); !errors.Is(err, ErrUndecodable) {
 			t.Errorf("%s: err = %v, want ErrUndecodable", name, err)
 		}
 	}

@@ -165,8 +165,8 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer buf.free()
-	if px := int64(h.Width) * int64(h.Height) * int64(max(h.Pages, 1)); opts.MaxPixels > 0 && px > opts.MaxPixels {
-		return nil, fmt.Errorf("%w: %dx%d x %d frames", ErrTooManyPixels, h.Width, h.Height, max(h.Pages, 1))
+	if err := checkPixels(h, opts.MaxPixels); err != nil {
+		return nil, err
 	}
 	res := &Result{Source: SourceInfo{
 		Format: format, Bytes: len(src), Width: h.Width, Height: h.Height,
@@ -575,4 +575,14 @@ func colourOf(h vipsHeader) colourPath {
 		return iccProfile
 	}
 	return plainRGB
+}
+
+// checkPixels refuses a source over maxPixels (width x height x frames)
+// before anything is decoded; 0 means no limit.
+func checkPixels(h vipsHeader, maxPixels int64) error {
+	frames := int64(max(h.Pages, 1))
+	if maxPixels > 0 && int64(h.Width)*int64(h.Height)*frames > maxPixels {
+		return fmt.Errorf("%w: %dx%d x %d frames", ErrTooManyPixels, h.Width, h.Height, frames)
+	}
+	return nil
 }

@@ -41,14 +41,14 @@ func (w *Worker) startModeration(ctx context.Context, job store.Job, r Recipe, s
 	}
 	ctx, stop := context.WithCancel(ctx)
 	go func() {
-		res, err := w.check(ctx, job, src, attempt)
+		res, err := w.check(ctx, job, src, attempt, r.MaxPixels)
 		out <- checked{res: res, err: err}
 	}()
 	return out, stop
 }
 
-func (w *Worker) check(ctx context.Context, job store.Job, src []byte, attempt int) (moderation.Result, error) {
-	data, err := imaging.ModerationImage(src, moderation.DefaultMaxSide)
+func (w *Worker) check(ctx context.Context, job store.Job, src []byte, attempt int, maxPixels int64) (moderation.Result, error) {
+	data, err := imaging.ModerationImage(src, moderation.DefaultMaxSide, maxPixels)
 	if errors.Is(err, imaging.ErrUndecodable) {
 		return moderation.Result{}, permanent{"Image could not be decoded: " + err.Error()}
 	}
