@@ -68,6 +68,8 @@ const (
 	DefaultStagingPath          = "staging"
 	DefaultMediaPath            = "media"
 	DefaultOriginalsPath        = "originals"
+	// DefaultPollInterval is River's own default fetch interval.
+	DefaultPollInterval = time.Second
 	// DefaultRetryBackoff is the first retry's delay; each later one doubles it.
 	DefaultRetryBackoff = 2 * time.Second
 	// DefaultJobTimeout bounds one processing attempt; a 100 MP image takes
@@ -150,6 +152,11 @@ type Config struct {
 	DisableWorkers bool
 	// Concurrency is the number of jobs processed at once. Default: the CPU count.
 	Concurrency int
+	// PollInterval is how often idle workers look for jobs besides the
+	// wake-up each new job sends them (LISTEN/NOTIFY on PostgreSQL, River's
+	// 50 ms notification table on SQLite). Default 1s; a large fleet can
+	// raise it to spare the database.
+	PollInterval time.Duration
 	// MaxAttempts bounds the tries of a job whose failures can pass. Default 3.
 	MaxAttempts     int
 	RetryBackoff    time.Duration // default 2s, doubling per attempt
@@ -247,6 +254,7 @@ func (c Config) withDefaults() Config {
 			*d = v
 		}
 	}
+	dur(&c.PollInterval, DefaultPollInterval)
 	dur(&c.RetryBackoff, DefaultRetryBackoff)
 	dur(&c.JobTimeout, DefaultJobTimeout)
 	dur(&c.RescueAfter, max(DefaultRescueAfter, c.JobTimeout+time.Minute))

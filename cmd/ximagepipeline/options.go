@@ -39,6 +39,7 @@ type options struct {
 	rescueAfter     time.Duration
 	cleanupInterval time.Duration
 	retryBackoff    time.Duration
+	pollInterval    time.Duration
 	stagingGrace    time.Duration
 	allowedTypes    []string
 	maxUploads      int
@@ -65,6 +66,7 @@ func (o *options) addFlags(fs *pflag.FlagSet, server bool) {
 	fs.DurationVar(&o.jobTimeout, "job-timeout", ximagepipeline.DefaultJobTimeout, "longest processing attempt of one job")
 	fs.DurationVar(&o.rescueAfter, "rescue-after", 0, "lease: a job running this long (its worker died) goes to another worker; must exceed --job-timeout (default: 2m, or --job-timeout + 1m when longer)")
 	fs.DurationVar(&o.cleanupInterval, "cleanup-interval", ximagepipeline.DefaultCleanupInterval, "how often staged files of finished jobs and orphans are removed")
+	fs.DurationVar(&o.pollInterval, "poll-interval", ximagepipeline.DefaultPollInterval, "how often idle workers look for jobs besides the wake-up each new job sends")
 	fs.DurationVar(&o.retryBackoff, "retry-backoff", ximagepipeline.DefaultRetryBackoff, "delay before a failed job's first retry; doubles each attempt")
 	fs.DurationVar(&o.stagingGrace, "staging-grace", ximagepipeline.DefaultStagingGrace, "age at which a staged file with no job (an upload that died half-way) is removed")
 	fs.StringArrayVar(&o.allowedTypes, "allowed-type", nil, "MIME type accepted, sniffed from the bytes (repeatable; default image/jpeg, image/png, image/webp, image/gif; image/avif and image/heic opt in)")
@@ -167,6 +169,7 @@ func (o *options) config() ximagepipeline.Config {
 		WebhookSecret:        o.webhookSecret,
 		Logger:               slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 		RetryBackoff:         o.retryBackoff,
+		PollInterval:         o.pollInterval,
 		StagingGrace:         o.stagingGrace,
 		AllowedTypes:         o.allowedTypes,
 		MaxConcurrentUploads: o.maxUploads,

@@ -46,6 +46,7 @@ type Config struct {
 	Concurrency     int
 	MaxAttempts     int
 	RetryBackoff    time.Duration
+	PollInterval    time.Duration // idle workers' fetch interval besides wake-ups
 	JobTimeout      time.Duration
 	RescueAfter     time.Duration
 	CleanupInterval time.Duration
@@ -170,6 +171,7 @@ func New(cfg Config, h Handler) (*Queue, error) {
 	rc := &river.Config{
 		Logger:               cfg.Logger,
 		MaxAttempts:          cfg.MaxAttempts,
+		FetchPollInterval:    cfg.PollInterval,
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		RetryPolicy:          backoff{base: cfg.RetryBackoff},
