@@ -295,3 +295,14 @@ func TestPixelLimitBehindMetadata(t *testing.T) {
 	}
 	e.waitNoFiles("media", "originals")
 }
+
+// TestSourceIDLikeTempName: a valid sourceId that looks like local
+// storage's temporary names still completes.
+func TestSourceIDLikeTempName(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	id := e.uploadOK("avatar", ".tmp-abc", "a.jpg", testimages.JPEG(testimages.Quadrants(80, 60), 90))
+	if code, body := e.wait(id); code != http.StatusOK || body["status"] != "COMPLETE" {
+		t.Fatalf("got %d %v, want 200 COMPLETE", code, body)
+	}
+}
