@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ximagepipeline/ximagepipeline"
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 )
 
@@ -177,5 +181,32 @@ func TestCommandLine(t *testing.T) {
 		if code, out := run(append(sub, "--help")...); code != 0 || !strings.Contains(string(out), "Usage:") {
 			t.Errorf("%v --help: exit %d; %s", sub, code, out)
 		}
+	}
+}
+
+// TestStatusOfPendingJob: with no worker to take it, a job stays PENDING,
+// and `status` without --wait asks once and reads it (the command exits 4).
+func TestStatusOfPendingJob(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p, err := ximagepipeline.New(context.Background(), ximagepipeline.Config{
+		DataDir: dir, DisableWorkers: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(context.Background()) })
+	srv := httptest.NewServer(p.Handler())
+	t.Cleanup(srv.Close)
+	c := &client{server: srv.URL + ximagepipeline.DefaultPrefix, http: srv.Client()}
+	img := filepath.Join(dir, "a.jpg")
+	os.WriteFile(img, testimages.JPEG(testimages.Quadrants(80, 60), 90), 0o644)
+	jobID, err := c.upload(context.Background(), img, "avatar", "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, status, err := c.waitJob(context.Background(), jobID, 0)
+	if err != nil || status != ximagepipeline.StatusPending || body["jobId"] != jobID {
+		t.Fatalf("status of a queued job: %v %s %v, want PENDING", body, status, err)
 	}
 }
