@@ -59,8 +59,9 @@ func TestStatusWait(t *testing.T) {
 	}
 }
 
-// TestEventStream: the event stream sends the status now, then each change,
-// and ends with the final one, whose data is the status body.
+// TestEventStream: the event stream sends the status now, then each change
+// (and nothing in between), and ends with the final one, whose data is the
+// status body.
 func TestEventStream(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -83,6 +84,9 @@ func TestEventStream(t *testing.T) {
 	if first["status"] != "PROCESSING" {
 		t.Fatalf("first event %v, want PROCESSING", first)
 	}
+	// Past the 15 s keep-alive: quiet time gets a comment, never the same
+	// status again, so the next event is the change.
+	time.Sleep(16 * time.Second)
 	close(gs.hold)
 	last := <-events
 	if last["status"] != "COMPLETE" || last["jobId"] != id {
