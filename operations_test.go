@@ -159,12 +159,20 @@ func TestMetricsAndRequestIDs(t *testing.T) {
 		t.Errorf("X-Request-Id %q, want a generated one", got)
 	}
 
-	metrics, _ := io.ReadAll(serveMetrics(t, e.p))
-	text := string(metrics)
+	// The attempt is counted as its worker returns, a moment after the
+	// status turns COMPLETE: poll until it shows.
+	const attempted = `ximagepipeline_job_attempts_total{result="COMPLETE",source_type="avatar"} 1`
+	var text string
+	for deadline := time.Now().Add(pollDeadline); ; time.Sleep(20 * time.Millisecond) {
+		metrics, _ := io.ReadAll(serveMetrics(t, e.p))
+		if text = string(metrics); strings.Contains(text, attempted) || time.Now().After(deadline) {
+			break
+		}
+	}
 	for _, want := range []string{
 		`ximagepipeline_uploads_total{outcome="accepted"} 1`,
 		`ximagepipeline_uploads_total{outcome="UNKNOWN_SOURCE_TYPE"} 1`,
-		`ximagepipeline_job_attempts_total{result="COMPLETE",source_type="avatar"} 1`,
+		attempted,
 		`ximagepipeline_jobs_in_flight 0`,
 		`ximagepipeline_queue_depth 0`,
 		`ximagepipeline_libvips_memory_peak_bytes`,
