@@ -104,39 +104,15 @@ func QuadrantColors(img image.Image) [4]string {
 // Stored returns the pixels a camera stores for an upright image when it
 // tags them with the EXIF orientation o (1-8): a viewer applying the tag
 // (see Display) shows upright again. For o in 5-8 width and height swap.
+// Orientations 6 and 8 undo each other; the others undo themselves.
 func Stored(upright image.Image, o int) *image.NRGBA {
-	b := upright.Bounds()
-	W, H := b.Dx(), b.Dy()
-	sw, sh := W, H
-	if o >= 5 {
-		sw, sh = H, W
+	switch o {
+	case 6:
+		return Display(upright, 8)
+	case 8:
+		return Display(upright, 6)
 	}
-	out := image.NewNRGBA(image.Rect(0, 0, sw, sh))
-	for y := range sh {
-		for x := range sw {
-			var ux, uy int
-			switch o {
-			case 2: // mirrored horizontally
-				ux, uy = W-1-x, y
-			case 3: // rotated 180
-				ux, uy = W-1-x, H-1-y
-			case 4: // mirrored vertically
-				ux, uy = x, H-1-y
-			case 5: // transposed: row 0 is shown as the left column, top to bottom
-				ux, uy = y, x
-			case 6: // row 0 is shown as the right column, top to bottom
-				ux, uy = W-1-y, x
-			case 7: // transversed: row 0 is shown as the right column, bottom to top
-				ux, uy = W-1-y, H-1-x
-			case 8: // row 0 is shown as the left column, bottom to top
-				ux, uy = y, H-1-x
-			default:
-				ux, uy = x, y
-			}
-			out.Set(x, y, upright.At(b.Min.X+ux, b.Min.Y+uy))
-		}
-	}
-	return out
+	return Display(upright, o)
 }
 
 // Display returns what a viewer shows for stored pixels tagged with EXIF
@@ -149,32 +125,35 @@ func Display(stored image.Image, o int) *image.NRGBA {
 		W, H = sh, sw
 	}
 	out := image.NewNRGBA(image.Rect(0, 0, W, H))
-	// Stored maps each stored pixel to one upright pixel: walk it backwards.
-	for y := range sh {
-		for x := range sw {
-			var ux, uy int
-			switch o {
-			case 2:
-				ux, uy = W-1-x, y
-			case 3:
-				ux, uy = W-1-x, H-1-y
-			case 4:
-				ux, uy = x, H-1-y
-			case 5:
-				ux, uy = y, x
-			case 6:
-				ux, uy = W-1-y, x
-			case 7:
-				ux, uy = W-1-y, H-1-x
-			case 8:
-				ux, uy = y, H-1-x
-			default:
-				ux, uy = x, y
-			}
-			out.Set(ux, uy, stored.At(b.Min.X+x, b.Min.Y+y))
+	for y := range H {
+		for x := range W {
+			sx, sy := storedPixel(o, x, y, sw, sh)
+			out.Set(x, y, stored.At(b.Min.X+sx, b.Min.Y+sy))
 		}
 	}
 	return out
+}
+
+// storedPixel is the stored pixel (of a w x h stored image) that a viewer
+// shows at (x, y) under EXIF orientation o.
+func storedPixel(o, x, y, w, h int) (int, int) {
+	switch o {
+	case 2: // mirrored horizontally
+		return w - 1 - x, y
+	case 3: // rotated 180
+		return w - 1 - x, h - 1 - y
+	case 4: // mirrored vertically
+		return x, h - 1 - y
+	case 5: // transposed
+		return y, x
+	case 6: // row 0 is shown as the right column, top to bottom
+		return y, h - 1 - x
+	case 7: // transversed
+		return w - 1 - y, h - 1 - x
+	case 8: // row 0 is shown as the left column, bottom to top
+		return w - 1 - y, x
+	}
+	return x, y
 }
 
 // Noise returns a w x h image of deterministic random pixels: it
