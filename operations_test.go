@@ -18,12 +18,7 @@ import (
 // final status, and a job still running after the wait answers 202.
 func TestStatusWait(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	gs := newGated(t, dir)
-	gs.hold = make(chan struct{})
-	e := newEnvIn(t, dir, func(cfg *xip.Config) { cfg.Storage = gs })
-	id := e.uploadOK("avatar", "u1", "a.jpg", testimages.JPEG(testimages.Quadrants(80, 60), 90))
-	<-gs.entered
+	e, gs, id := heldJob(t, 0)
 
 	if code, body := e.get(e.prefix() + "/status/" + id + "?wait=100ms"); code != http.StatusAccepted || body["status"] != "PROCESSING" {
 		t.Fatalf("short wait on a held job: %d %v, want 202 PROCESSING", code, body)
@@ -64,12 +59,7 @@ func TestStatusWait(t *testing.T) {
 // status body.
 func TestEventStream(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	gs := newGated(t, dir)
-	gs.hold = make(chan struct{})
-	e := newEnvIn(t, dir, func(cfg *xip.Config) { cfg.Storage = gs })
-	id := e.uploadOK("avatar", "u1", "a.jpg", testimages.JPEG(testimages.Quadrants(80, 60), 90))
-	<-gs.entered
+	e, gs, id := heldJob(t, 0)
 
 	resp, err := http.Get(e.srv.URL + e.prefix() + "/events/" + id)
 	if err != nil {

@@ -133,6 +133,24 @@ func (s *gatedStorage) Get(ctx context.Context, key string) (io.ReadCloser, erro
 	return s.Store.Get(ctx, key)
 }
 
+// heldJob uploads an avatar whose worker is held inside its attempt (it
+// reads the staged file only once gs.hold is closed) and returns once a
+// worker has it. maxAttempts 0 keeps the default.
+func heldJob(t *testing.T, maxAttempts int) (*env, *gatedStorage, string) {
+	t.Helper()
+	dir := t.TempDir()
+	gs := newGated(t, dir)
+	gs.hold = make(chan struct{})
+	e := newEnvIn(t, dir, func(cfg *xip.Config) { cfg.Storage, cfg.MaxAttempts = gs, maxAttempts })
+	id := e.uploadOK("avatar", "u1", "a.jpg", testimages.JPEG(testimages.Quadrants(80, 60), 90))
+	select {
+	case <-gs.entered:
+	case <-time.After(pollDeadline):
+		t.Fatal("no worker picked the job up")
+	}
+	return e, gs, id
+}
+
 func newGated(t *testing.T, dir string) *gatedStorage {
 	ls, err := local.New(dir+"/files", "")
 	if err != nil {
@@ -145,16 +163,7 @@ func newGated(t *testing.T, dir string) *gatedStorage {
 // PROCESSING; released, it completes.
 func TestStatusProcessing(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	gs := newGated(t, dir)
-	gs.hold = make(chan struct{})
-	e := newEnvIn(t, dir, func(cfg *xip.Config) { cfg.Storage = gs })
-	id := e.uploadOK("avatar", "u1", "a.jpg", testimages.JPEG(testimages.Quadrants(80, 60), 90))
-	select {
-	case <-gs.entered:
-	case <-time.After(pollDeadline):
-		t.Fatal("no worker picked the job up")
-	}
+	e, gs, id := heldJob(t, 0)
 	code, body := e.status(id)
 	if want := map[string]any{"jobId": id, "status": "PROCESSING"}; code != http.StatusAccepted || !jsonEqual(body, want) {
 		t.Errorf("got %d %v, want 202 %v", code, body, want)
@@ -249,16 +258,7 @@ func TestRestart(t *testing.T) {
 // one, and the next pipeline on the same data completes it.
 func TestShutdownHandsJobBack(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	gs := newGated(t, dir)
-	gs.hold = make(chan struct{}) // never released: only the stop ends the attempt
-	e := newEnvIn(t, dir, func(cfg *xip.Config) { cfg.Storage, cfg.MaxAttempts = gs, 1 })
-	id := e.uploadOK("avatar", "u1", "a.jpg", testimages.JPEG(testimages.Quadrants(80, 60), 90))
-	select {
-	case <-gs.entered:
-	case <-time.After(pollDeadline):
-		t.Fatal("no worker picked the job up")
-	}
+	e, _, id := heldJob(t, 1) // never released: only the stop ends the attempt
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if err := e.p.Close(ctx); err != nil {
@@ -266,7 +266,7 @@ func TestShutdownHandsJobBack(t *testing.T) {
 	}
 	e.p = nil
 
-	next := newEnvIn(t, dir, func(cfg *xip.Config) { cfg.MaxAttempts = 1 })
+	next := newEnvIn(t, e.dir, func(cfg *xip.Config) { cfg.MaxAttempts = 1 })
 	code, body := next.wait(id)
 	if code != http.StatusOK || body["status"] != "COMPLETE" {
 		t.Fatalf("after restart: %d %v, want 200 COMPLETE", code, body)
