@@ -49,7 +49,7 @@ func serveCommand() *cobra.Command {
 }
 
 func serve(ctx context.Context, addr string, cfg ximagepipeline.Config, guard access.Config) error {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	p, err := ximagepipeline.New(ctx, cfg)
 	if err != nil {
