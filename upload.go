@@ -151,27 +151,100 @@ func pixels(h imaging.Header) int64 {
 	return int64(h.Width) * int64(h.Height) * int64(max(h.Frames, 1))
 }
 
-// enqueue records the job and queues it in one transaction; on failure the
-// staged file is removed.
+// enqueue records the job and queues it, committed before it returns; on
+// failure the staged file is removed.
 func (p *Pipeline) enqueue(ctx context.Context, jobID, sourceType, sourceID string) error {
 	key := p.layout.Staged(jobID)
-	err := p.store.InTx(ctx, func(tx *sql.Tx) error {
-		if err := p.store.InsertJob(ctx, tx, store.Job{
-			ID: jobID, SourceType: sourceType, SourceID: sourceID, StagedKey: key, CreatedAt: time.Now(),
-		}); err != nil {
-			return err
-		}
-		qid, err := p.queue.EnqueueTx(ctx, tx, jobID)
-		if err != nil {
-			return err
-		}
-		return p.store.SetQueueJobID(ctx, tx, jobID, qid)
-	})
-	if err != nil {
+	job := store.Job{ID: jobID, SourceType: sourceType, SourceID: sourceID, StagedKey: key, CreatedAt: time.Now()}
+	if err := p.commits.commit(ctx, job); err != nil {
 		p.discard(key)
 		return refuse(ErrQueue, "", err)
 	}
 	return nil
+}
+
+// groupCommit records jobs the way databases commit their logs: uploads that
+// arrive while a transaction is being committed wait for it, then go in the
+// next one together. Alone, a job commits at once; under load, one
+// transaction and two statements carry many jobs, which is what lets a
+// single SQLite writer keep up (docs/decisions.md).
+type groupCommit struct {
+	insert func(ctx context.Context, jobs []store.Job) error
+
+	mu      sync.Mutex // guards pending
+	pending []*pendingJob
+	leader  sync.Mutex // held by the request committing a batch
+}
+
+type pendingJob struct {
+	job  store.Job
+	done chan error // buffered: the committer never blocks on it
+}
+
+// maxBatch bounds a transaction: 256 jobs are 1,536 placeholders in the job
+// insert, far from SQLite's and PostgreSQL's limits.
+const maxBatch = 256
+
+// commit returns once job is committed, by this call or by another one that
+// took it along.
+func (g *groupCommit) commit(ctx context.Context, job store.Job) error {
+	me := &pendingJob{job: job, done: make(chan error, 1)}
+	g.mu.Lock()
+	g.pending = append(g.pending, me)
+	g.mu.Unlock()
+
+	g.leader.Lock()
+	defer g.leader.Unlock()
+	select {
+	case err := <-me.done: // committed by the previous leader
+		return err
+	default:
+	}
+	g.mu.Lock()
+	n := min(len(g.pending), maxBatch)
+	batch := g.pending[:n:n]
+	g.pending = g.pending[n:]
+	g.mu.Unlock()
+	// The others in the batch depend on this commit: it must not stop
+	// because this request's client went away.
+	g.run(context.WithoutCancel(ctx), batch)
+	return <-me.done
+}
+
+// run commits a batch and tells each job how it went. If the batch fails,
+// each job is tried alone, so that one bad job cannot refuse the others.
+func (g *groupCommit) run(ctx context.Context, batch []*pendingJob) {
+	jobs := make([]store.Job, len(batch))
+	for i, b := range batch {
+		jobs[i] = b.job
+	}
+	if err := g.insert(ctx, jobs); err == nil || len(batch) == 1 {
+		for _, b := range batch {
+			b.done <- err
+		}
+		return
+	}
+	for _, b := range batch {
+		b.done <- g.insert(ctx, []store.Job{b.job})
+	}
+}
+
+// insertJobs records jobs and queues them in one transaction.
+func (p *Pipeline) insertJobs(ctx context.Context, jobs []store.Job) error {
+	return p.store.InTx(ctx, func(tx *sql.Tx) error {
+		ids := make([]string, len(jobs))
+		for i, j := range jobs {
+			ids[i] = j.ID
+		}
+		qids, err := p.queue.EnqueueTx(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		for i := range jobs {
+			jobs[i].QueueJobID = qids[i]
+		}
+		return p.store.InsertJobs(ctx, tx, jobs)
+	})
 }
 
 // discard removes a staged upload that will not be processed. It must

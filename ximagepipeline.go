@@ -114,6 +114,7 @@ type Pipeline struct {
 	local   *local.Store // the default storage, served by Handler; nil otherwise
 	layout  storage.Layout
 	waiters waiters // requests waiting for a job to finish
+	commits groupCommit
 	metrics *metrics
 	tracer  trace.Tracer
 	// uploadSlots holds a token per upload being received.
@@ -175,6 +176,7 @@ func New(ctx context.Context, cfg Config) (_ *Pipeline, err error) {
 		return nil, err
 	}
 	w.Queue = p.queue
+	p.commits.insert = p.insertJobs
 	p.metrics = newMetrics(p)
 	// The workers live until Close, not until the caller's ctx ends.
 	if err := p.queue.Start(context.WithoutCancel(ctx)); err != nil {

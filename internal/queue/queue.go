@@ -234,14 +234,24 @@ func New(cfg Config, h Handler) (*Queue, error) {
 	return q, nil
 }
 
-// EnqueueTx queues the processing of jobID inside tx: the job exists only
-// if tx commits. It returns the queue's id for the job.
-func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, jobID string) (int64, error) {
-	res, err := q.inserter.InsertTx(ctx, tx, ProcessArgs{JobID: jobID}, &river.InsertOpts{MaxAttempts: q.maxTries})
-	if err != nil {
-		return 0, fmt.Errorf("queue: insert: %w", err)
+// EnqueueTx queues the processing of each of jobIDs inside tx, in one
+// statement: the jobs exist only if tx commits. It returns the queue's ids,
+// in the order of jobIDs.
+func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, jobIDs []string) ([]int64, error) {
+	opts := &river.InsertOpts{MaxAttempts: q.maxTries}
+	params := make([]river.InsertManyParams, len(jobIDs))
+	for i, id := range jobIDs {
+		params[i] = river.InsertManyParams{Args: ProcessArgs{JobID: id}, InsertOpts: opts}
 	}
-	return res.Job.ID, nil
+	res, err := q.inserter.InsertManyTx(ctx, tx, params)
+	if err != nil {
+		return nil, fmt.Errorf("queue: insert: %w", err)
+	}
+	ids := make([]int64, len(res))
+	for i, r := range res {
+		ids[i] = r.Job.ID
+	}
+	return ids, nil
 }
 
 // EnqueueWebhooksTx queues one delivery of event for jobID to each of urls

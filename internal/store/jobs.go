@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -32,17 +33,23 @@ type Job struct {
 	FinishedAt time.Time
 }
 
-// InsertJob records a new job inside the upload's transaction.
-func (s *Store) InsertJob(ctx context.Context, tx *sql.Tx, j Job) error {
-	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO ximage_jobs
-		(id, queue_job_id, source_type, source_id, staged_key, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
-		j.ID, j.QueueJobID, j.SourceType, j.SourceID, j.StagedKey, millis(j.CreatedAt))
-	return err
-}
-
-// SetQueueJobID links a job to its queue entry (inside the same transaction).
-func (s *Store) SetQueueJobID(ctx context.Context, tx *sql.Tx, id string, queueJobID int64) error {
-	_, err := tx.ExecContext(ctx, s.q(`UPDATE ximage_jobs SET queue_job_id = ? WHERE id = ?`), queueJobID, id)
+// InsertJobs records new jobs inside the uploads' transaction, in one
+// statement: uploads arriving together are committed together.
+func (s *Store) InsertJobs(ctx context.Context, tx *sql.Tx, jobs []Job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO ximage_jobs (id, queue_job_id, source_type, source_id, staged_key, created_at) VALUES `)
+	args := make([]any, 0, 6*len(jobs))
+	for i, j := range jobs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?)")
+		args = append(args, j.ID, j.QueueJobID, j.SourceType, j.SourceID, j.StagedKey, millis(j.CreatedAt))
+	}
+	_, err := tx.ExecContext(ctx, s.q(b.String()), args...)
 	return err
 }
 

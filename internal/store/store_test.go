@@ -50,17 +50,11 @@ func forEachEngine(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 // insertJob records a job the way an upload does, in a transaction.
 func insertJob(t *testing.T, s *store.Store, id string, created time.Time) store.Job {
 	t.Helper()
-	j := store.Job{ID: id, SourceType: "gallery", SourceID: "user-1", StagedKey: "staging/" + id, CreatedAt: created}
-	err := s.InTx(t.Context(), func(tx *sql.Tx) error {
-		if err := s.InsertJob(t.Context(), tx, j); err != nil {
-			return err
-		}
-		return s.SetQueueJobID(t.Context(), tx, id, 42)
-	})
+	j := store.Job{ID: id, QueueJobID: 42, SourceType: "gallery", SourceID: "user-1", StagedKey: "staging/" + id, CreatedAt: created}
+	err := s.InTx(t.Context(), func(tx *sql.Tx) error { return s.InsertJobs(t.Context(), tx, []store.Job{j}) })
 	if err != nil {
 		t.Fatalf("insert %s: %v", id, err)
 	}
-	j.QueueJobID = 42
 	return j
 }
 
@@ -105,7 +99,7 @@ func TestInTxRollsBack(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, s *store.Store) {
 		boom := errors.New("boom")
 		err := s.InTx(t.Context(), func(tx *sql.Tx) error {
-			if err := s.InsertJob(t.Context(), tx, store.Job{ID: "job_r", SourceType: "a", SourceID: "b", StagedKey: "staging/job_r", CreatedAt: time.Now()}); err != nil {
+			if err := s.InsertJobs(t.Context(), tx, []store.Job{{ID: "job_r", SourceType: "a", SourceID: "b", StagedKey: "staging/job_r", CreatedAt: time.Now()}}); err != nil {
 				return err
 			}
 			return boom

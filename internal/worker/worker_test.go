@@ -39,7 +39,7 @@ func TestFailKeepsAnotherWorkersMedia(t *testing.T) {
 
 	newJob := func(id string) (store.Job, string) {
 		job := store.Job{ID: id, SourceType: "avatar", SourceID: "u1", StagedKey: "staging/" + id, CreatedAt: time.Now()}
-		if err := st.InTx(ctx, func(tx *sql.Tx) error { return st.InsertJob(ctx, tx, job) }); err != nil {
+		if err := st.InTx(ctx, func(tx *sql.Tx) error { return st.InsertJobs(ctx, tx, []store.Job{job}) }); err != nil {
 			t.Fatal(err)
 		}
 		key := w.Layout.Variant("avatar", "u1", MediaID(id), "sm", "webp")

@@ -8,8 +8,13 @@
 // os.Root, so neither a crafted key nor a symbolic link can reach outside dir.
 //
 // Put is atomic: it writes a temporary file (named with the reserved prefix
-// ".tmp~") in the object's directory, fsyncs it, and renames it over the key,
-// so readers see the old object, the new one, or none, never a partial file.
+// ".tmp~") in the object's directory and renames it over the key, so readers
+// see the old object, the new one, or none, never a partial file. It returns
+// once the object is durable: concurrent Puts share one flush of the file
+// system (syncfs) rather than fsyncing each file and directory. Because the
+// rename comes before the flush, a power loss (not a process crash) can
+// leave a torn object only under a key whose Put had not returned, which
+// nothing refers to yet.
 // The content type given to Put is not stored: Handler derives it from the
 // key's extension, which the storage layout always sets for public objects.
 package local
@@ -35,7 +40,9 @@ import (
 // concurrent use, also by several processes sharing the directory.
 type Store struct {
 	root      *os.Root
+	dir       *os.File // the directory itself, to flush its file system
 	publicURL string
+	durable   syncGroup
 }
 
 var _ storage.Storage = (*Store)(nil)
@@ -55,11 +62,18 @@ func New(dir string, publicURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local: open directory: %w", err)
 	}
-	return &Store{root: root, publicURL: strings.TrimRight(publicURL, "/")}, nil
+	d, err := root.Open(".")
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("local: open directory: %w", err)
+	}
+	s := &Store{root: root, dir: d, publicURL: strings.TrimRight(publicURL, "/")}
+	s.durable.flush = func() error { return flush(d) }
+	return s, nil
 }
 
 // Close releases the directory handle. The Store must not be used after.
-func (s *Store) Close() error { return s.root.Close() }
+func (s *Store) Close() error { return errors.Join(s.dir.Close(), s.root.Close()) }
 
 // Dir is the directory the store was opened on.
 func (s *Store) Dir() string { return s.root.Name() }
@@ -98,20 +112,16 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 	if size >= 0 && n != size {
 		return fmt.Errorf("local: put %q: read %d bytes, want size %d", key, n, size)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("local: put %q: sync: %w", key, err)
-	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("local: put %q: close: %w", key, err)
 	}
 	if err := s.root.Rename(tmp, key); err != nil {
 		return fmt.Errorf("local: put %q: %w", key, err)
 	}
-	// Make the rename itself durable; the object is already complete and
-	// visible, so a failure here is not worth failing the Put for.
-	if d, err := s.root.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+	// The object is complete and visible: make its bytes and its name
+	// durable before reporting success.
+	if err := s.durable.sync(); err != nil {
+		return fmt.Errorf("local: put %q: sync: %w", key, err)
 	}
 	return nil
 }

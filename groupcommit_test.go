@@ -1,0 +1,103 @@
+package ximagepipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/store"
+)
+
+// Uploads that arrive while a batch commits go in the next batch together,
+// and a batch that fails is retried job by job, so one bad job refuses only
+// itself.
+func TestGroupCommit(t *testing.T) {
+	const uploads = 50
+	var (
+		mu      sync.Mutex
+		batches [][]string
+		release = make(chan struct{})
+	)
+	bad := errors.New("constraint failed")
+	g := groupCommit{insert: func(_ context.Context, jobs []store.Job) error {
+		ids := make([]string, len(jobs))
+		for i, j := range jobs {
+			ids[i] = j.ID
+		}
+		mu.Lock()
+		batches = append(batches, ids)
+		first := len(batches) == 1
+		mu.Unlock()
+		if first {
+			<-release // hold the first commit until every other upload waits
+		}
+		if slices.Contains(ids, "job_bad") {
+			return bad
+		}
+		return nil
+	}}
+
+	errs := make(map[string]error)
+	var emu sync.Mutex
+	var wg sync.WaitGroup
+	commit := func(id string) {
+		err := g.commit(t.Context(), store.Job{ID: id})
+		emu.Lock()
+		errs[id] = err
+		emu.Unlock()
+	}
+	wg.Go(func() { commit("job_first") })
+	for {
+		mu.Lock()
+		n := len(batches)
+		mu.Unlock()
+		if n == 1 {
+			break
+		}
+		runtime.Gosched()
+	}
+	for i := range uploads - 1 {
+		id := fmt.Sprintf("job_%02d", i)
+		if i == 7 {
+			id = "job_bad"
+		}
+		wg.Go(func() { commit(id) })
+	}
+	for {
+		g.mu.Lock()
+		n := len(g.pending)
+		g.mu.Unlock()
+		if n == uploads-1 {
+			break
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+
+	for id, err := range errs {
+		if id == "job_bad" {
+			if !errors.Is(err, bad) {
+				t.Errorf("the bad job got %v, want %v", err, bad)
+			}
+		} else if err != nil {
+			t.Errorf("%s got %v; only the bad job may fail", id, err)
+		}
+	}
+	if len(errs) != uploads {
+		t.Fatalf("%d of %d uploads returned", len(errs), uploads)
+	}
+	// The first alone, then the 49 waiting ones together (failing because
+	// of the bad one), then each of those 49 alone.
+	if len(batches) != 2+uploads-1 || len(batches[0]) != 1 || len(batches[1]) != uploads-1 {
+		sizes := make([]int, len(batches))
+		for i, b := range batches {
+			sizes[i] = len(b)
+		}
+		t.Fatalf("batch sizes %v, want [1 %d] then %d single retries", sizes, uploads-1, uploads-1)
+	}
+}
