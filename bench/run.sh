@@ -6,11 +6,14 @@
 #   2. peak RSS of one `process` run per preset, and of a 100-megapixel JPEG;
 #   3. sizes and SSIM of every output, ours and sharp's, against a
 #      reference resize of the oriented source (bench/ssim);
-#   4. the upload path under load (hey against `serve --workers=false`):
-#      requests/s, p50, p99, server RSS;
+#   4. the upload path under load (hey against `serve --workers=false`),
+#      LOAD_ROUNDS rounds of two runs: capacity (LOAD_CONCURRENCY clients as
+#      fast as answered) and target load (LOAD_RATE uploads/s offered):
+#      uploads/s, p50, p99, medians, server RSS;
 #   5. the time from 202 to COMPLETE for an avatar (median of 10).
 # Environment: ROUNDS (5), PRESETS ("avatar gallery hero"), PHOTO, REPEAT_<preset>,
-# LOAD_SECONDS (10), LOAD_CONCURRENCY (50), SKIP_UPLOAD=1, SKIP_BIG=1.
+# LOAD_SECONDS (10), LOAD_CONCURRENCY (50), LOAD_RATE (1000), LOAD_ROUNDS (3),
+# SKIP_UPLOAD=1, SKIP_BIG=1.
 # Everything it makes goes to bench/out/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +27,8 @@ SHARP_SRC=$(realpath ../shared/bench/sharp-reference)
 SHARP=$OUT/sharp-reference
 LOAD_SECONDS=${LOAD_SECONDS:-10}
 LOAD_CONCURRENCY=${LOAD_CONCURRENCY:-50}
+LOAD_RATE=${LOAD_RATE:-1000}
+LOAD_ROUNDS=${LOAD_ROUNDS:-3}
 declare -A REPEAT=([avatar]=${REPEAT_avatar:-40} [gallery]=${REPEAT_gallery:-8} [hero]=${REPEAT_hero:-5}
 	[member_photo]=${REPEAT_member_photo:-8} [content]=${REPEAT_content:-8})
 mkdir -p "$OUT/bin"
@@ -164,19 +169,33 @@ if [ -z "${SKIP_UPLOAD:-}" ]; then
 	wait_ready() { for _ in $(seq 100); do curl -fs "http://127.0.0.1:$1/healthz" >/dev/null && return; sleep 0.1; done; echo "server did not start" >&2; exit 1; }
 	rss() { awk '/^'"$2"':/ {print int($2/1024)}' "/proc/$1/status"; }
 
-	log "upload path: hey -z ${LOAD_SECONDS}s -c $LOAD_CONCURRENCY, $(( $(stat -c %s "$SMALL") / 1024 )) KB JPEG, serve --workers=false, SQLite + local storage"
+	log "upload path: $(( $(stat -c %s "$SMALL") / 1024 )) KB JPEG, serve --workers=false, SQLite + local storage, $LOAD_ROUNDS rounds of hey -z ${LOAD_SECONDS}s"
+	log "  capacity: -c $LOAD_CONCURRENCY as fast as it answers; target load: -c $LOAD_CONCURRENCY -q $((LOAD_RATE / LOAD_CONCURRENCY)) (${LOAD_RATE}/s offered)"
 	DATA=$(mktemp -d "$OUT/serve-XXXX") PORT=$(port)
 	"$BIN" serve --workers=false --data-dir "$DATA" --addr "127.0.0.1:$PORT" --log-level error &
 	SERVER=$!
 	trap 'kill $SERVER 2>/dev/null || true' EXIT
 	wait_ready "$PORT"
 	URL=http://127.0.0.1:$PORT/image-pipeline/upload
+	load() { "$OUT/bin/hey" -z "${LOAD_SECONDS}s" -c "$LOAD_CONCURRENCY" "$@" -m POST -T "multipart/form-data; boundary=$BOUNDARY" -D "$BODY" "$URL"; }
+	heyfield() { case $1 in rps) awk '/Requests\/sec/ {printf "%.0f", $2}' ;; *) awk -v q=" $1%+ in" '$0 ~ q {printf "%.1f", $3*1000}' ;; esac; }
 	"$OUT/bin/hey" -n 200 -c 10 -m POST -T "multipart/form-data; boundary=$BOUNDARY" -D "$BODY" "$URL" >/dev/null # warm-up
-	"$OUT/bin/hey" -z "${LOAD_SECONDS}s" -c "$LOAD_CONCURRENCY" -m POST -T "multipart/form-data; boundary=$BOUNDARY" -D "$BODY" "$URL" >"$OUT/hey.txt"
-	echo "requests/s: $(awk '/Requests\/sec/ {print $2}' "$OUT/hey.txt")"
-	echo "p50:        $(awk '/ 50%+ in/ {print $3*1000 " ms"}' "$OUT/hey.txt")"
-	echo "p99:        $(awk '/ 99%+ in/ {print $3*1000 " ms"}' "$OUT/hey.txt")"
-	echo "status:     $(sed -n '/Status code distribution/,/^$/p' "$OUT/hey.txt" | tail -n +2 | tr -s ' ' | paste -sd' ')"
+	: >"$OUT/upload-rounds"
+	printf '%-6s %-10s %10s %8s %8s %s\n' round load uploads/s p50_ms p99_ms statuses
+	for r in $(seq "$LOAD_ROUNDS"); do
+		for kind in capacity target; do
+			if [ $kind = capacity ]; then load >"$OUT/hey.txt"; else load -q $((LOAD_RATE / LOAD_CONCURRENCY)) >"$OUT/hey.txt"; fi
+			line="$(heyfield rps <"$OUT/hey.txt") $(heyfield 50 <"$OUT/hey.txt") $(heyfield 99 <"$OUT/hey.txt")"
+			echo "$kind $line" >>"$OUT/upload-rounds"
+			printf '%-6s %-10s %10s %8s %8s %s\n' "$r" $kind $line "$(sed -n '/Status code distribution/,/^$/p' "$OUT/hey.txt" | tail -n +2 | tr -s ' ' | paste -sd' ')"
+		done
+	done
+	for kind in capacity target; do
+		printf '%-17s %10s %8s %8s   (medians)\n' $kind \
+			"$(awk -v k=$kind '$1 == k {print $2}' "$OUT/upload-rounds" | median)" \
+			"$(awk -v k=$kind '$1 == k {print $3}' "$OUT/upload-rounds" | median)" \
+			"$(awk -v k=$kind '$1 == k {print $4}' "$OUT/upload-rounds" | median)"
+	done
 	echo "server RSS: $(rss $SERVER VmRSS) MB now, $(rss $SERVER VmHWM) MB peak"
 	echo "load:       $(cut -d' ' -f1-3 /proc/loadavg)"
 	kill $SERVER; wait $SERVER 2>/dev/null || true
