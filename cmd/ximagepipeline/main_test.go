@@ -210,3 +210,17 @@ func TestStatusOfPendingJob(t *testing.T) {
 		t.Fatalf("status of a queued job: %v %s %v, want PENDING", body, status, err)
 	}
 }
+
+// The binary limits glibc malloc to one arena before any thread starts,
+// unless the environment set MALLOC_ARENA_MAX (docs/performance.md).
+func TestMallocArenasLimited(t *testing.T) {
+	if os.Getenv("MALLOC_ARENA_MAX") != "" || !mallocIsGlibc {
+		if mallocArenasLimited {
+			t.Fatal("MALLOC_ARENA_MAX is set (or this is not glibc), yet the binary changed the arenas")
+		}
+		return
+	}
+	if !mallocArenasLimited {
+		t.Fatal("the constructor did not limit the malloc arenas")
+	}
+}
