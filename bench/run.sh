@@ -3,7 +3,7 @@
 # never part of `make test`). Prints, for the benchmark photo on one thread:
 #   1. images/s of `ximagepipeline process` and of the sharp reference,
 #      alternating, ROUNDS rounds per preset, and the median ratio;
-#   2. peak RSS of one `process` run per preset, and of a 100-megapixel JPEG;
+#   2. peak RSS of one `process` run per preset and of 20 images in a row, and of a 100-megapixel JPEG;
 #   3. sizes and SSIM of every output, ours and sharp's, against a
 #      reference resize of the oriented source (bench/ssim);
 #   4. the upload path under load (hey against `serve --workers=false`),
@@ -104,12 +104,17 @@ done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- 2. memory -----------------------------------------------------------------
-log "peak RSS of one process run (the photo; --repeat 1, one thread)"
+log "peak RSS, one thread: one process run of the photo, and 20 in a row (a worker's steady state)"
 peak() { /usr/bin/time -v "$@" 2>&1 >/dev/null | sed -n 's/.*Maximum resident set size (kbytes): //p'; }
+# One run (the photo twice: warm-up, then timed), then a worker's steady
+# state: 20 images one after another.
 for preset in $PRESETS; do
 	o=$(peak "$BIN" process --preset "$preset" --threads 1 "$PHOTO")
 	s=$(cd "$SHARP" && peak node process.mjs --preset "$preset" --threads 1 "$PHOTO")
-	printf '%-8s ours %4d MB   sharp %4d MB\n' "$preset" $((o / 1024)) $((s / 1024))
+	o20=$(peak "$BIN" process --preset "$preset" --threads 1 --repeat 20 "$PHOTO")
+	s20=$(cd "$SHARP" && peak node process.mjs --preset "$preset" --threads 1 --repeat 20 "$PHOTO")
+	printf '%-8s one image: ours %4d MB, sharp %4d MB   20 images: ours %4d MB, sharp %4d MB\n' "$preset" \
+		$((o / 1024)) $((s / 1024)) $((o20 / 1024)) $((s20 / 1024))
 done
 if [ -z "${SKIP_BIG:-}" ]; then
 	BIG=$OUT/big-10000x10000.jpg
