@@ -8,8 +8,12 @@ package imaging
 
 /*
 #cgo pkg-config: vips
+#cgo CFLAGS: -O3
+#cgo LDFLAGS: -lm
 #include <stdlib.h>
+#include <string.h>
 #include <vips/vips.h>
+#include "reduce.h"
 
 static void quiet_log(const gchar *domain, GLogLevelFlags level,
 	const gchar *message, gpointer data) {
@@ -173,6 +177,63 @@ static VipsImage *copy_memory(VipsImage *in) {
 	return vips_image_copy_memory(in);
 }
 
+// SHRINK_LEFT is the reduction left to lanczos after shrink-on-load, at
+// least, as thumbnail leaves it: libjpeg's block shrink sharpens, and
+// shrinking the 2725 px photo by 2 on load for its 1200 px variant cost
+// 0.023 of SSIM (0.917 against 0.940, sharp 0.940).
+#define SHRINK_LEFT 2
+
+// load_jpeg decodes a JPEG without an embedded profile upright and scaled
+// to width (in upright terms; never enlarged), as thumbnail does but about
+// twice as fast: shrunk on load, then reduced by lanczos_reduce while it is
+// decoded, strip by strip, and only then rotated (the smaller image). It returns 1, with nothing made, for any
+// other image, which thumbnail then takes.
+static int load_jpeg(const void *buf, size_t len, int width, VipsImage **out) {
+	const char *loader = vips_foreign_find_load_buffer(buf, len);
+	if (!loader || strcmp(loader, "VipsForeignLoadJpegBuffer") != 0)
+		return 1;
+	VipsImage *head;
+	if (vips_jpegload_buffer((void *) buf, len, &head, "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL))
+		return -1;
+	const int orientation = vips_image_get_orientation(head);
+	const int swap = vips_image_get_orientation_swap(head);
+	const int bands = head->Bands, sw = head->Xsize, sh = head->Ysize;
+	const int plain = bands != 4 && !vips_image_get_typeof(head, VIPS_META_ICC_NAME);
+	g_object_unref(head);
+	if (!plain)
+		return 1;
+	const int ow = swap ? sh : sw, oh = swap ? sw : sh;
+	const int tw = VIPS_MIN(width, ow);
+	const double factor = (double) ow / tw;
+	int shrink = 1;
+	for (int s = 8; s > 1; s /= 2)
+		if (factor >= SHRINK_LEFT * s) {
+			shrink = s;
+			break;
+		}
+	// The height as thumbnail computes it, one factor for both axes.
+	const int ow_s = VIPS_ROUND_UP(ow, shrink) / shrink, oh_s = VIPS_ROUND_UP(oh, shrink) / shrink;
+	const int th = VIPS_MAX(1, (int) rint(oh_s / ((double) ow_s / tw)));
+	VipsImage *t[2] = {NULL, NULL};
+	int r = vips_jpegload_buffer((void *) buf, len, &t[0], "shrink", shrink,
+			"fail_on", VIPS_FAIL_ON_TRUNCATED, "access", VIPS_ACCESS_SEQUENTIAL, NULL) ||
+		lanczos_reduce(t[0], swap ? th : tw, swap ? tw : th, &t[1]);
+	if (!r) {
+		vips_image_set_int(t[1], VIPS_META_ORIENTATION, orientation);
+		r = vips_autorot(t[1], out, NULL);
+	}
+	for (int i = 0; i < 2; i++)
+		if (t[i])
+			g_object_unref(t[i]);
+	return r ? -1 : 0;
+}
+
+// can_reduce tells whether lanczos_reduce can make width x height of in.
+static int can_reduce(VipsImage *in, int width, int height) {
+	return !vips_image_hasalpha(in) && in->BandFmt == VIPS_FORMAT_UCHAR &&
+		in->Coding == VIPS_CODING_NONE && width <= in->Xsize && height <= in->Ysize;
+}
+
 // resize scales in, premultiplying alpha so transparent pixels do not
 // darken their neighbours.
 static int resize(VipsImage *in, VipsImage **out, double hscale, double vscale) {
@@ -332,8 +393,14 @@ func decodeFrames(buf cBuffer, width int, colour colourPath, pages int) (vimage,
 		if C.resize(full, &thumb, scale, scale) != 0 {
 			return vimage{}, animation{}, vipsError("resize")
 		}
-	} else if C.thumbnail(buf.p, buf.n, C.int(width), C.VIPS_MAX_COORD, C.int(colour), C.int(pages), &thumb) != 0 {
-		return vimage{}, animation{}, vipsError("decode")
+	} else {
+		r := C.int(1) // 1: load_jpeg does not take it
+		if colour == plainRGB && pages <= 1 {
+			r = C.load_jpeg(buf.p, buf.n, C.int(width), &thumb)
+		}
+		if r < 0 || (r > 0 && C.thumbnail(buf.p, buf.n, C.int(width), C.VIPS_MAX_COORD, C.int(colour), C.int(pages), &thumb) != 0) {
+			return vimage{}, animation{}, vipsError("decode")
+		}
 	}
 	defer C.g_object_unref(C.gpointer(thumb))
 	anim := readAnimation(thumb)
@@ -370,8 +437,18 @@ func readAnimation(im *C.VipsImage) animation {
 	return anim
 }
 
+// Resize scales im to width x height. A reduction of an 8-bit image
+// without alpha, the common case, runs this package's own lanczos3
+// (reduce.c, twice as fast as libvips 8.14's for the same pixels); the rest
+// (alpha, which is premultiplied first; enlargements) goes to vips_resize.
 func (im vimage) Resize(width, height int) (vimage, error) {
 	var out *C.VipsImage
+	if C.can_reduce(im.p, C.int(width), C.int(height)) != 0 {
+		if C.lanczos_reduce(im.p, C.int(width), C.int(height), &out) != 0 {
+			return vimage{}, vipsError("resize")
+		}
+		return vimage{out}, nil
+	}
 	h := float64(width) / float64(im.Width())
 	v := float64(height) / float64(im.Height())
 	if C.resize(im.p, &out, C.double(h), C.double(v)) != 0 {
