@@ -211,9 +211,8 @@ static int load_jpeg(const void *buf, size_t len, int width, VipsImage **out) {
 			shrink = s;
 			break;
 		}
-	// The height as thumbnail computes it, one factor for both axes.
-	const int ow_s = VIPS_ROUND_UP(ow, shrink) / shrink, oh_s = VIPS_ROUND_UP(oh, shrink) / shrink;
-	const int th = VIPS_MAX(1, (int) rint(oh_s / ((double) ow_s / tw)));
+	// The height as thumbnail computes it: one factor for both axes.
+	const int th = VIPS_MAX(1, (int) (oh / factor + 0.5));
 	VipsImage *t[2] = {NULL, NULL};
 	int r = vips_jpegload_buffer((void *) buf, len, &t[0], "shrink", shrink,
 			"fail_on", VIPS_FAIL_ON_TRUNCATED, "access", VIPS_ACCESS_SEQUENTIAL, NULL) ||
@@ -382,6 +381,12 @@ func decode(buf cBuffer, width int, colour colourPath) (vimage, error) {
 // stacked top to bottom, each shrunk alike; with pages 1, or for a still,
 // it is decode.
 func decodeFrames(buf cBuffer, width int, colour colourPath, pages int) (vimage, animation, error) {
+	return decodeWith(buf, width, colour, pages, true)
+}
+
+// decodeWith is decodeFrames, with load_jpeg's fast path for plain JPEGs
+// or (for tests, to compare) without.
+func decodeWith(buf cBuffer, width int, colour colourPath, pages int, fastJPEG bool) (vimage, animation, error) {
 	var thumb, srgb8, bare *C.VipsImage
 	if colour == cmyk {
 		var full *C.VipsImage
@@ -395,7 +400,7 @@ func decodeFrames(buf cBuffer, width int, colour colourPath, pages int) (vimage,
 		}
 	} else {
 		r := C.int(1) // 1: load_jpeg does not take it
-		if colour == plainRGB && pages <= 1 {
+		if fastJPEG && colour == plainRGB && pages <= 1 {
 			r = C.load_jpeg(buf.p, buf.n, C.int(width), &thumb)
 		}
 		if r < 0 || (r > 0 && C.thumbnail(buf.p, buf.n, C.int(width), C.VIPS_MAX_COORD, C.int(colour), C.int(pages), &thumb) != 0) {
@@ -449,6 +454,12 @@ func (im vimage) Resize(width, height int) (vimage, error) {
 		}
 		return vimage{out}, nil
 	}
+	return im.vipsResize(width, height)
+}
+
+// vipsResize is Resize by vips_resize alone.
+func (im vimage) vipsResize(width, height int) (vimage, error) {
+	var out *C.VipsImage
 	h := float64(width) / float64(im.Width())
 	v := float64(height) / float64(im.Height())
 	if C.resize(im.p, &out, C.double(h), C.double(v)) != 0 {

@@ -1,0 +1,261 @@
+package imaging
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// busy is an image that a resize can get wrong in many ways: smooth
+// gradients, hard edges, a one-pixel grid and noise, in every channel
+// differently.
+func busy(w, h int, seed uint64) *image.RGBA {
+	r := rand.New(rand.NewPCG(seed, 1))
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			c := color.RGBA{uint8(x * 255 / max(1, w-1)), uint8(y * 255 / max(1, h-1)), 0, 255}
+			if (x/7+y/5)%2 == 0 {
+				c.B = 230
+			}
+			if x%9 == 0 || y%11 == 0 {
+				c.R, c.G = 255-c.R, 20
+			}
+			c.G += uint8(r.IntN(24))
+			img.SetRGBA(x, y, c)
+		}
+	}
+	return img
+}
+
+// memoryImage decodes a lossless PNG of img into an in-memory vimage
+// (sRGB, 3 bands), the form the variant cascade resizes.
+func memoryImage(t *testing.T, img image.Image) vimage {
+	t.Helper()
+	buf := newCBuffer(makePNG(t, img))
+	defer buf.free()
+	v, err := decode(buf, img.Bounds().Dx(), plainRGB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Close)
+	return v
+}
+
+// compare reports the mean and the largest absolute difference per
+// channel of two images of the same size and bands.
+func compare(t *testing.T, a, b vimage) (mean float64, most int) {
+	t.Helper()
+	if a.Width() != b.Width() || a.Height() != b.Height() || a.Bands() != b.Bands() {
+		t.Fatalf("%dx%dx%d against %dx%dx%d", a.Width(), a.Height(), a.Bands(), b.Width(), b.Height(), b.Bands())
+	}
+	pa, err := a.Pixels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := b.Pixels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0
+	for i := range pa {
+		d := max(int(pa[i])-int(pb[i]), int(pb[i])-int(pa[i]))
+		sum += d
+		most = max(most, d)
+	}
+	return float64(sum) / float64(len(pa)), most
+}
+
+// lanczos3Reference scales 8-bit interleaved pixels the way reduce.c
+// means to, in float64: output pixel i centred at (i + 0.5) * in/out - 0.5,
+// the kernel widened by the reduction, edges repeated; vertically first,
+// rounded to 8 bits (clamped, as libvips does between its passes), then
+// horizontally.
+func lanczos3Reference(px []byte, w, h, bands, ow, oh int) []byte {
+	weights := func(in, out int) (first []int, ws [][]float64) {
+		f := float64(in) / float64(out)
+		scale := max(f, 1)
+		support := 3 * scale
+		for i := range out {
+			c := (float64(i)+0.5)*f - 0.5
+			lo := int(math.Floor(c-support)) + 1
+			var row []float64
+			sum := 0.0
+			for k := lo; float64(k) < c+support; k++ {
+				x := (float64(k) - c) / scale
+				v := 1.0
+				if x != 0 {
+					v = 3 * math.Sin(math.Pi*x) * math.Sin(math.Pi*x/3) / (math.Pi * math.Pi * x * x)
+				}
+				if math.Abs(x) >= 3 {
+					v = 0
+				}
+				row = append(row, v)
+				sum += v
+			}
+			for k := range row {
+				row[k] /= sum
+			}
+			first, ws = append(first, lo), append(ws, row)
+		}
+		return first, ws
+	}
+	clampIdx := func(i, n int) int { return min(max(i, 0), n-1) }
+	toByte := func(v float64) byte { return uint8(min(max(math.Round(v), 0), 255)) }
+	hf, hw := weights(w, ow)
+	vf, vw := weights(h, oh)
+	mid := make([]byte, w*oh*bands) // vertical first, rounded to 8 bits
+	for y := range oh {
+		for x := range w {
+			for b := range bands {
+				s := 0.0
+				for k, wt := range vw[y] {
+					s += wt * float64(px[(clampIdx(vf[y]+k, h)*w+x)*bands+b])
+				}
+				mid[(y*w+x)*bands+b] = toByte(s)
+			}
+		}
+	}
+	out := make([]byte, ow*oh*bands)
+	for y := range oh {
+		for x := range ow {
+			for b := range bands {
+				s := 0.0
+				for k, wt := range hw[x] {
+					s += wt * float64(mid[(y*w+clampIdx(hf[x]+k, w))*bands+b])
+				}
+				out[(y*ow+x)*bands+b] = toByte(s)
+			}
+		}
+	}
+	return out
+}
+
+// Our lanczos3 (reduce.c) makes the filter's pixels, at the size asked,
+// within its 14-bit fixed-point weights (a value rounding the other way
+// between the passes can move a pixel by 2): for
+// reductions small and large (past the widest kernel its SIMD path takes,
+// where it falls back to plain C), odd sizes, one pixel wide or high.
+func TestReduceIsLanczos3(t *testing.T) {
+	t.Parallel()
+	const w, h = 517, 389
+	src := memoryImage(t, busy(w, h, 7))
+	px, err := src.Pixels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range [][2]int{
+		{517, 389},                                                                                                       // same size: still filtered
+		{400, 301}, {300, 389}, {517, 100}, {258, 194}, {258, 389}, {517, 194}, {97, 73}, {97, 389}, {517, 73}, {40, 30}, // up to 13x
+		{1, 389}, {517, 1}, {1, 1},
+	} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			t.Parallel()
+			ours, err := src.Resize(size[0], size[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ours.Close()
+			if ours.Width() != size[0] || ours.Height() != size[1] || ours.Bands() != 3 {
+				t.Fatalf("got %dx%dx%d, want %dx%dx3", ours.Width(), ours.Height(), ours.Bands(), size[0], size[1])
+			}
+			got, err := ours.Pixels()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := lanczos3Reference(px, w, h, 3, size[0], size[1])
+			sum, most := 0, 0
+			for i := range want {
+				d := max(int(got[i])-int(want[i]), int(want[i])-int(got[i]))
+				sum += d
+				most = max(most, d)
+			}
+			if mean := float64(sum) / float64(len(want)); mean > 0.15 || most > 2 {
+				t.Fatalf("differs from lanczos3 in float64 by %.3f on average, %d at most", mean, most)
+			}
+		})
+	}
+}
+
+// A flat colour stays exactly that colour, edges included: the weights of
+// every output pixel sum to exactly one.
+func TestReduceKeepsFlatColour(t *testing.T) {
+	t.Parallel()
+	flat := image.NewRGBA(image.Rect(0, 0, 301, 203))
+	for i := 0; i < len(flat.Pix); i += 4 {
+		copy(flat.Pix[i:], []byte{201, 13, 77, 255})
+	}
+	src := memoryImage(t, flat)
+	for _, size := range [][2]int{{300, 200}, {150, 101}, {37, 25}, {3, 2}} {
+		out, err := src.Resize(size[0], size[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		px, err := out.Pixels()
+		out.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < len(px); i += 3 {
+			if px[i] != 201 || px[i+1] != 13 || px[i+2] != 77 {
+				t.Fatalf("%dx%d: pixel %d is %v, want [201 13 77]", size[0], size[1], i/3, px[i:i+3])
+			}
+		}
+	}
+}
+
+// The fast JPEG path (shrink-on-load, then our reduction while decoding,
+// then rotation) gives what libvips' thumbnail gives, for every EXIF
+// orientation, colour and greyscale, shrunk on load or not.
+func TestFastJPEGMatchesThumbnail(t *testing.T) {
+	t.Parallel()
+	grey := image.NewGray(image.Rect(0, 0, 640, 480))
+	for y := range 480 {
+		for x := range 640 {
+			grey.Pix[y*640+x] = uint8(x*200/640 + y*50/480)
+		}
+	}
+	cases := []struct {
+		name  string
+		src   []byte
+		width int
+	}{
+		{"grey", makeJPEG(t, grey, 1), 300},
+		{"grey shrunk on load", makeJPEG(t, grey, 1), 100},
+	}
+	for o := 1; o <= 8; o++ {
+		cases = append(cases, struct {
+			name  string
+			src   []byte
+			width int
+		}{fmt.Sprintf("orientation %d", o), makeJPEG(t, stored(quadrants(640, 480), o), o), 333})
+	}
+	cases[len(cases)-1].width = 150 // 640/150 > 4: shrunk 2x on load
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			buf := newCBuffer(c.src)
+			defer buf.free()
+			fast, _, err := decodeWith(buf, c.width, plainRGB, 1, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fast.Close()
+			slow, _, err := decodeWith(buf, c.width, plainRGB, 1, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer slow.Close()
+			// thumbnail resizes with libvips' own lanczos3 (rounding and
+			// tap placement differ slightly): the same picture, not the
+			// same bytes.
+			mean, most := compare(t, fast, slow)
+			if mean > 0.5 || most > 24 {
+				t.Fatalf("differs from thumbnail by %.3f on average, %d at most", mean, most)
+			}
+		})
+	}
+}
