@@ -210,7 +210,7 @@ int lanczos_reduce(VipsImage *in, int out_width, int out_height, VipsImage **out
 	if (bands == 3 && h.n + 2 <= MAX_TAPS && have_ssse3() && !(pairs = pair_weights(&h, out_width)))
 		goto done;
 	// room for MAX_TAPS repeated pixels each side, and 8 spare bytes
-	mid = g_try_malloc(in_line + 2 * MAX_TAPS * 3 + 8);
+	mid = g_try_malloc0(in_line + 2 * MAX_TAPS * 3 + 8);
 #else
 	mid = g_try_malloc(in_line);
 #endif
