@@ -131,21 +131,29 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 // between MkdirAll and the create: that race is retried a few times.
 func (s *Store) createTemp(dir string) (*os.File, string, error) {
 	var err error
-	for range 10 {
-		// A concurrent Delete pruning these directories makes os.Root's
-		// MkdirAll fail with ENOENT (a parent vanished before the next
-		// level was made) or EEXIST (the last level existed at mkdirat,
-		// then vanished before it was checked). Both pass on a retry.
-		if err = s.root.MkdirAll(dir, 0o755); err == nil {
-			var b [12]byte
-			rand.Read(b[:])
-			tmp := path.Join(dir, tmpPrefix+hex.EncodeToString(b[:]))
-			var f *os.File
-			if f, err = s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
-				// The directory holds a file now, so Delete cannot remove it
-				// before the rename.
-				return f, tmp, nil
+	for i := range 10 {
+		// The directory usually exists: create the file first, and make the
+		// directories only when that fails for want of them. A concurrent
+		// Delete pruning them makes os.Root's MkdirAll fail with ENOENT (a
+		// parent vanished before the next level was made) or EEXIST (the
+		// last level existed at mkdirat, then vanished before it was
+		// checked). Both pass on a retry.
+		if i > 0 {
+			if err = s.root.MkdirAll(dir, 0o755); err != nil {
+				if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrExist) {
+					break
+				}
+				continue
 			}
+		}
+		var b [12]byte
+		rand.Read(b[:])
+		tmp := path.Join(dir, tmpPrefix+hex.EncodeToString(b[:]))
+		var f *os.File
+		if f, err = s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
+			// The directory holds a file now, so Delete cannot remove it
+			// before the rename.
+			return f, tmp, nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrExist) {
 			break
