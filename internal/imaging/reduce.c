@@ -50,9 +50,11 @@ static int make_taps(taps *t, int in, int out) {
 	t->index = g_try_malloc(sizeof(int) * out * t->n);
 	t->weight = g_try_malloc(sizeof(int16_t) * out * t->n);
 	t->first = g_try_malloc(sizeof(int) * out);
-	if (!t->index || !t->weight || !t->first)
+	double *w = g_try_malloc(sizeof(double) * t->n);
+	if (!t->index || !t->weight || !t->first || !w) {
+		g_free(w);
 		return -1;
-	double w[t->n];
+	}
 	for (int i = 0; i < out; i++) {
 		double centre = (i + 0.5) * factor - 0.5;
 		int first = (int) floor(centre - support) + 1;
@@ -74,6 +76,7 @@ static int make_taps(taps *t, int in, int out) {
 		}
 		weight[biggest] += ONE - total; // the weights sum to exactly ONE
 	}
+	g_free(w);
 	return 0;
 }
 
@@ -184,8 +187,10 @@ static int have_ssse3(void) {
 int lanczos_reduce(VipsImage *in, int out_width, int out_height, VipsImage **out) {
 	const int in_width = in->Xsize, in_height = in->Ysize, bands = in->Bands;
 	if (in->BandFmt != VIPS_FORMAT_UCHAR || in->Coding != VIPS_CODING_NONE ||
-		out_width < 1 || out_height < 1) {
-		vips_error("lanczos_reduce", "needs an 8-bit uncoded image and a size");
+		out_width < 1 || out_height < 1 ||
+		in_width > (double) out_width * REDUCE_MAX || in_height > (double) out_height * REDUCE_MAX) {
+		vips_error("lanczos_reduce", "needs an 8-bit uncoded image and a reduction of at most %dx",
+			REDUCE_MAX);
 		return -1;
 	}
 	const size_t in_line = (size_t) in_width * bands;

@@ -138,7 +138,7 @@ func lanczos3Reference(px []byte, w, h, bands, ow, oh int) []byte {
 // within its 14-bit fixed-point weights (a value rounding the other way
 // between the passes can move a pixel by 2): for
 // reductions small and large (past the widest kernel its SIMD path takes,
-// where it falls back to plain C), odd sizes, one pixel wide or high.
+// where it falls back to plain C), odd sizes, one axis at a time.
 func TestReduceIsLanczos3(t *testing.T) {
 	t.Parallel()
 	const w, h = 517, 389
@@ -149,8 +149,9 @@ func TestReduceIsLanczos3(t *testing.T) {
 	}
 	for _, size := range [][2]int{
 		{517, 389},                                                                                                       // same size: still filtered
-		{400, 301}, {300, 389}, {517, 100}, {258, 194}, {258, 389}, {517, 194}, {97, 73}, {97, 389}, {517, 73}, {40, 30}, // up to 13x
-		{1, 389}, {517, 1}, {1, 1},
+		{400, 301}, {300, 389}, {517, 100}, {258, 194}, {258, 389}, {517, 194}, {97, 73}, {97, 389}, {517, 73},
+		{40, 30}, {33, 25}, // 13x and 16x (REDUCE_MAX): past the SIMD path's widest kernel
+		{33, 389}, {517, 25},
 	} {
 		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
 			t.Parallel()
@@ -177,6 +178,32 @@ func TestReduceIsLanczos3(t *testing.T) {
 				t.Fatalf("differs from lanczos3 in float64 by %.3f on average, %d at most", mean, most)
 			}
 		})
+	}
+}
+
+// Past REDUCE_MAX, Resize leaves the work to vips_resize (which box
+// shrinks first), down to a single pixel, rather than keep hundreds of
+// source rows and taps.
+func TestResizeBeyondReduceMax(t *testing.T) {
+	t.Parallel()
+	src := memoryImage(t, busy(517, 389, 9))
+	for _, size := range [][2]int{{1, 389}, {517, 1}, {1, 1}, {20, 20}} {
+		out, err := src.Resize(size[0], size[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Width() != size[0] || out.Height() != size[1] {
+			t.Fatalf("got %dx%d, want %dx%d", out.Width(), out.Height(), size[0], size[1])
+		}
+		want, err := src.vipsResize(size[0], size[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mean, most := compare(t, out, want); mean != 0 || most != 0 {
+			t.Fatalf("%dx%d: not vips_resize's pixels (%.3f on average, %d at most)", size[0], size[1], mean, most)
+		}
+		out.Close()
+		want.Close()
 	}
 }
 
@@ -225,6 +252,7 @@ func TestFastJPEGMatchesThumbnail(t *testing.T) {
 	}{
 		{"grey", makeJPEG(t, grey, 1), 300},
 		{"grey shrunk on load", makeJPEG(t, grey, 1), 100},
+		{"past REDUCE_MAX after shrink-on-load: thumbnail's", makeJPEG(t, grey, 1), 4},
 	}
 	for o := 1; o <= 8; o++ {
 		cases = append(cases, struct {

@@ -213,6 +213,9 @@ static int load_jpeg(const void *buf, size_t len, int width, VipsImage **out) {
 		}
 	// The height as thumbnail computes it: one factor for both axes.
 	const int th = VIPS_MAX(1, (int) (oh / factor + 0.5));
+	const int ow_s = VIPS_ROUND_UP(ow, shrink) / shrink, oh_s = VIPS_ROUND_UP(oh, shrink) / shrink;
+	if (ow_s > (double) tw * REDUCE_MAX || oh_s > (double) th * REDUCE_MAX)
+		return 1; // too much left after shrink-on-load: thumbnail box-shrinks it first
 	VipsImage *t[2] = {NULL, NULL};
 	int r = vips_jpegload_buffer((void *) buf, len, &t[0], "shrink", shrink,
 			"fail_on", VIPS_FAIL_ON_TRUNCATED, "access", VIPS_ACCESS_SEQUENTIAL, NULL) ||
@@ -230,7 +233,8 @@ static int load_jpeg(const void *buf, size_t len, int width, VipsImage **out) {
 // can_reduce tells whether lanczos_reduce can make width x height of in.
 static int can_reduce(VipsImage *in, int width, int height) {
 	return !vips_image_hasalpha(in) && in->BandFmt == VIPS_FORMAT_UCHAR &&
-		in->Coding == VIPS_CODING_NONE && width <= in->Xsize && height <= in->Ysize;
+		in->Coding == VIPS_CODING_NONE && width <= in->Xsize && height <= in->Ysize &&
+		in->Xsize <= (double) width * REDUCE_MAX && in->Ysize <= (double) height * REDUCE_MAX;
 }
 
 // resize scales in, premultiplying alpha so transparent pixels do not
