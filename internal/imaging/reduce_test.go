@@ -148,7 +148,7 @@ func TestReduceIsLanczos3(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, size := range [][2]int{
-		{517, 389},                                                                                                       // same size: still filtered
+		{517, 389}, // same size: still filtered
 		{400, 301}, {300, 389}, {517, 100}, {258, 194}, {258, 389}, {517, 194}, {97, 73}, {97, 389}, {517, 73},
 		{40, 30}, {33, 25}, // 13x and 16x (REDUCE_MAX): past the SIMD path's widest kernel
 		{33, 389}, {517, 25},
@@ -286,4 +286,69 @@ func TestFastJPEGMatchesThumbnail(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Mutated JPEGs (upright, rotated, greyscale; random bytes overwritten,
+// cut short, a second copy of a segment) go through the whole of Process
+// with a preset that takes every path of the reduction: a variant made
+// while the JPEG decodes, others cut from it, a cover, the BlurHash.
+// Whatever the bytes, Process returns outputs of sane sizes or an error; it
+// never crashes or hangs. (Go's coverage-guided fuzzer stalls on this
+// target, so the mutations are drawn from a fixed seed instead.)
+func TestProcessMutatedJPEGs(t *testing.T) {
+	t.Parallel()
+	grey := image.NewGray(image.Rect(0, 0, 40, 30))
+	for i := range grey.Pix {
+		grey.Pix[i] = uint8(i * 5)
+	}
+	seeds := [][]byte{
+		makeJPEG(t, busy(64, 48, 1), 1),
+		makeJPEG(t, stored(busy(64, 48, 2), 6), 6),
+		makeJPEG(t, grey, 3),
+	}
+	opts := Options{
+		Variants: []Variant{
+			{Name: "lg", Width: 50, Fit: FitInside},
+			{Name: "md", Width: 21, Fit: FitInside},
+			{Name: "sq", Width: 9, Height: 9, Fit: FitCover},
+		},
+		Quality:   60,
+		MaxPixels: 1 << 16, // 256x256: every input stays quick
+	}
+	r := rand.New(rand.NewPCG(42, 6))
+	ok := 0
+	for i := range 600 {
+		seed := seeds[i%len(seeds)]
+		b := append([]byte(nil), seed...)
+		switch i % 4 {
+		case 0, 1: // overwrite a few bytes, often in the headers
+			for range 1 + r.IntN(4) {
+				at := r.IntN(len(b))
+				if r.IntN(2) == 0 {
+					at = r.IntN(min(len(b), 600))
+				}
+				b[at] = byte(r.IntN(256))
+			}
+		case 2: // cut short
+			b = b[:r.IntN(len(b))]
+		case 3: // repeat a stretch
+			from := r.IntN(len(b))
+			to := min(len(b), from+1+r.IntN(200))
+			b = append(b[:to:to], append(append([]byte(nil), b[from:to]...), b[to:]...)...)
+		}
+		res, err := Process(t.Context(), b, opts)
+		if err != nil {
+			continue
+		}
+		ok++
+		for _, v := range res.Variants {
+			if v.Width < 1 || v.Height < 1 || v.Width > 256 || v.Height > 256 || len(v.Data) == 0 {
+				t.Fatalf("input %d: variant %s is %dx%d, %d bytes", i, v.Name, v.Width, v.Height, len(v.Data))
+			}
+		}
+	}
+	if ok == 0 {
+		t.Fatal("every mutated input failed: the mutations never reached the decoder")
+	}
+	t.Logf("%d of 600 mutated inputs processed, the rest refused", ok)
 }
