@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
@@ -77,10 +78,7 @@ func open(ctx context.Context, databaseURL, defaultPath string) (*Store, error) 
 		// WAL lets readers of other processes (the CLI) work beside the
 		// server; busy_timeout makes a writer wait rather than fail.
 		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
-		db, err := sql.Open("sqlite", dsn)
-		if err != nil {
-			return nil, fmt.Errorf("store: sqlite: %w", err)
-		}
+		db := sql.OpenDB(cachingConnector{dsn: dsn, driver: &sqlite.Driver{}})
 		// River's SQLite driver wants a single connection: SQLite has one
 		// writer anyway, and one connection never deadlocks on its own locks.
 		db.SetMaxOpenConns(1)
