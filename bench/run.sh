@@ -133,7 +133,7 @@ fi
 # --- 3. quality ----------------------------------------------------------------
 log "quality: bytes and SSIM (luma, against a lanczos3 resize of the full oriented source)"
 Q=$OUT/quality
-rm -rf "$Q" && mkdir -p "$Q"
+rm -rf "$Q" && mkdir -p "$Q" # long before the upload runs (see below)
 vips autorot "$PHOTO" "$Q/source.v"
 printf '%-8s %-9s %11s %9s %11s %9s %8s\n' preset output "ours bytes" "ours ssim" "sharp bytes" "sharp ssim" "bytes %"
 for preset in $PRESETS; do
@@ -160,6 +160,7 @@ echo " regions and means nothing; compare their bytes only)"
 
 # --- 4 and 5. upload path ------------------------------------------------------------
 if [ -z "${SKIP_UPLOAD:-}" ]; then
+	LEFT=()
 	SMALL=$OUT/upload-100k.jpg
 	[ -f "$SMALL" ] || vips thumbnail "$PHOTO" "$SMALL[Q=85,strip]" 800 # about 100 KB
 	BODY=$OUT/upload-body.bin BOUNDARY=benchboundary7MA4YWxkTrZu0gW
@@ -204,7 +205,8 @@ if [ -z "${SKIP_UPLOAD:-}" ]; then
 	echo "server RSS: $(rss $SERVER VmRSS) MB now, $(rss $SERVER VmHWM) MB peak"
 	echo "load:       $(cut -d' ' -f1-3 /proc/loadavg)"
 	kill $SERVER; wait $SERVER 2>/dev/null || true
-	rm -rf "$DATA"
+	LEFT+=("$DATA") # deleted at the end: on this disk, creating files right after
+	# thousands were deleted is twice as slow, which would skew the next measurement
 
 	log "202 to COMPLETE for an avatar of the photo (serve with workers, one upload at a time, median of 10)"
 	DATA=$(mktemp -d "$OUT/serve-XXXX") PORT=$(port)
@@ -216,7 +218,8 @@ if [ -z "${SKIP_UPLOAD:-}" ]; then
 	echo "worker RSS: $(rss $SERVER VmHWM) MB peak"
 	kill $SERVER; wait $SERVER 2>/dev/null || true
 	trap - EXIT
-	rm -rf "$DATA"
+	LEFT+=("$DATA")
+	rm -rf "${LEFT[@]}"
 fi
 
 log "summary (ratios are ours/sharp images per second in the same run)"
