@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
 )
@@ -99,5 +100,40 @@ func TestGroupCommit(t *testing.T) {
 			sizes[i] = len(b)
 		}
 		t.Fatalf("batch sizes %v, want [1 %d] then %d single retries", sizes, uploads-1, uploads-1)
+	}
+}
+
+// With more uploads waiting than one batch takes, the leader keeps
+// committing batches until its own job is in one: nobody waits forever.
+func TestGroupCommitMoreThanABatch(t *testing.T) {
+	var batches []int
+	g := groupCommit{insert: func(_ context.Context, jobs []store.Job) error {
+		batches = append(batches, len(jobs))
+		return nil
+	}}
+	// 300 uploads already wait (their callers queued behind the leader
+	// lock); the leader's own job comes after them.
+	waiting := make([]*pendingJob, 300)
+	for i := range waiting {
+		waiting[i] = &pendingJob{job: store.Job{ID: fmt.Sprintf("job_%d", i)}, done: make(chan error, 1)}
+	}
+	g.pending = waiting
+	done := make(chan error, 1)
+	go func() { done <- g.commit(t.Context(), store.Job{ID: "job_last"}) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the leader never committed its own job: it was not in the first batch")
+	}
+	if !slices.Equal(batches, []int{maxBatch, 301 - maxBatch}) {
+		t.Fatalf("batches of %v, want [%d %d]", batches, maxBatch, 301-maxBatch)
+	}
+	for i, w := range waiting {
+		if err := <-w.done; err != nil {
+			t.Fatalf("job %d: %v", i, err)
+		}
 	}
 }

@@ -195,20 +195,23 @@ func (g *groupCommit) commit(ctx context.Context, job store.Job) error {
 
 	g.leader.Lock()
 	defer g.leader.Unlock()
-	select {
-	case err := <-me.done: // committed by the previous leader
-		return err
-	default:
+	// Commit batches, oldest jobs first, until this one's is done: with
+	// more than maxBatch waiting, it may not be in the first.
+	for {
+		select {
+		case err := <-me.done: // committed by a previous leader, or just now
+			return err
+		default:
+		}
+		g.mu.Lock()
+		n := min(len(g.pending), maxBatch)
+		batch := g.pending[:n:n]
+		g.pending = g.pending[n:]
+		g.mu.Unlock()
+		// The others in the batch depend on this commit: it must not stop
+		// because this request's client went away.
+		g.run(context.WithoutCancel(ctx), batch)
 	}
-	g.mu.Lock()
-	n := min(len(g.pending), maxBatch)
-	batch := g.pending[:n:n]
-	g.pending = g.pending[n:]
-	g.mu.Unlock()
-	// The others in the batch depend on this commit: it must not stop
-	// because this request's client went away.
-	g.run(context.WithoutCancel(ctx), batch)
-	return <-me.done
 }
 
 // run commits a batch and tells each job how it went. If the batch fails,

@@ -203,7 +203,7 @@ int lanczos_reduce(VipsImage *in, int out_width, int out_height, VipsImage **out
 
 	*out = vips_image_new_memory();
 	vips_image_init_fields(*out, out_width, out_height, bands, VIPS_FORMAT_UCHAR,
-		VIPS_CODING_NONE, in->Type, 1.0, 1.0);
+		VIPS_CODING_NONE, in->Type, in->Xres, in->Yres);
 	if (vips_image_write_prepare(*out) || make_taps(&h, in_width, out_width) ||
 		make_taps(&v, in_height, out_height))
 		goto done;

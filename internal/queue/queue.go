@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -247,9 +248,23 @@ func (q *Queue) EnqueueTx(ctx context.Context, tx *sql.Tx, jobIDs []string) ([]i
 	if err != nil {
 		return nil, fmt.Errorf("queue: insert: %w", err)
 	}
-	ids := make([]int64, len(res))
-	for i, r := range res {
-		ids[i] = r.Job.ID
+	// Neither SQLite nor PostgreSQL promises RETURNING rows in the order
+	// inserted: match them by the job id in their arguments.
+	byJob := make(map[string]int64, len(res))
+	for _, r := range res {
+		var args ProcessArgs
+		if err := json.Unmarshal(r.Job.EncodedArgs, &args); err != nil {
+			return nil, fmt.Errorf("queue: insert: %w", err)
+		}
+		byJob[args.JobID] = r.Job.ID
+	}
+	ids := make([]int64, len(jobIDs))
+	for i, id := range jobIDs {
+		qid, ok := byJob[id]
+		if !ok {
+			return nil, fmt.Errorf("queue: insert: no queue entry came back for %s", id)
+		}
+		ids[i] = qid
 	}
 	return ids, nil
 }

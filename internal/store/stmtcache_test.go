@@ -81,6 +81,17 @@ func TestStatementCache(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Column types come through as the driver gives them.
+	rows, err := db.QueryContext(ctx, `SELECT k, v FROM t WHERE k = ?`, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types, err := rows.ColumnTypes()
+	rows.Close()
+	if err != nil || len(types) != 2 || types[0].DatabaseTypeName() != "INTEGER" || types[1].DatabaseTypeName() != "TEXT" {
+		t.Fatalf("column types %v, %v; want INTEGER and TEXT", types, err)
+	}
+
 	for i := range stmtCacheSize + 20 {
 		var v string
 		if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT v || '%d' FROM t WHERE k = ?`, i), 7).Scan(&v); err != nil {

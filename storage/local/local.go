@@ -12,9 +12,12 @@
 // see the old object, the new one, or none, never a partial file. It returns
 // once the object is durable: concurrent Puts share one flush of the file
 // system (syncfs) rather than fsyncing each file and directory. Because the
-// rename comes before the flush, a power loss (not a process crash) can
-// leave a torn object only under a key whose Put had not returned, which
-// nothing refers to yet.
+// rename comes before the flush, a power loss (not a process crash) between
+// the two can leave a torn object under the key of a Put that had not
+// returned: in the pipeline, a new key nothing refers to yet, or a variant
+// being rewritten by a retried job, which writes it again. syncfs flushes
+// the file system of the store's directory only: do not mount another file
+// system inside it.
 // The content type given to Put is not stored: Handler derives it from the
 // key's extension, which the storage layout always sets for public objects.
 package local
@@ -112,15 +115,15 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 	if size >= 0 && n != size {
 		return fmt.Errorf("local: put %q: read %d bytes, want size %d", key, n, size)
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("local: put %q: close: %w", key, err)
-	}
 	if err := s.root.Rename(tmp, key); err != nil {
 		return fmt.Errorf("local: put %q: %w", key, err)
 	}
-	// The object is complete and visible: make its bytes and its name
-	// durable before reporting success.
-	if err := s.durable.sync(); err != nil {
+	// The object is complete and visible. The group's flush of the file
+	// system makes its name and bytes durable; the file's own fsync, cheap
+	// once flushed, is what reliably reports a write error on this file
+	// (a flush reports one only to the first caller after it happened).
+	if err = errors.Join(s.durable.sync(), f.Sync(), f.Close()); err != nil {
+		s.root.Remove(key) // a failed Put leaves no object behind
 		return fmt.Errorf("local: put %q: sync: %w", key, err)
 	}
 	return nil

@@ -16,20 +16,28 @@ type syncGroup struct {
 	requested atomic.Uint64 // tickets handed out, one per sync call
 
 	mu   sync.Mutex // held while a flush runs
-	done uint64     // every ticket up to done was covered by a flush...
-	err  error      // ...which returned err
+	last *flushed   // the latest flush that finished
 }
 
-// sync returns once everything written before the call is durable.
+// flushed is the outcome of one flush: it covered every ticket up to upTo.
+type flushed struct {
+	upTo uint64
+	err  error
+}
+
+// sync returns once everything written before the call is durable, with
+// the error of the flush that covered it.
 func (g *syncGroup) sync() error {
 	ticket := g.requested.Add(1)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.done >= ticket {
-		return g.err // a flush that started after this call has finished
+	// Only the latest flush can have started after this call: an older one
+	// never covers it. A flush that failed is not taken as covering it.
+	if l := g.last; l != nil && l.upTo >= ticket && l.err == nil {
+		return nil
 	}
-	covered := g.requested.Load() // every ticket taken before the flush starts
-	g.err = g.flush()
-	g.done = covered
-	return g.err
+	f := &flushed{upTo: g.requested.Load()} // every ticket taken before the flush starts
+	f.err = g.flush()
+	g.last = f
+	return f.err
 }
