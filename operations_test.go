@@ -3,10 +3,12 @@ package ximagepipeline_test
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,27 +194,53 @@ func serveMetrics(t *testing.T, p *xip.Pipeline) io.Reader {
 func TestUploadsBusy(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(cfg *xip.Config) { cfg.MaxConcurrentUploads = 1 })
+	// A server of its own around the pipeline, to know when the held upload
+	// (the only one sent without a length) has reached the handler: a probe
+	// sent before that could take the slot first.
+	entered := make(chan struct{})
+	var once sync.Once
+	mux := http.NewServeMux()
+	mux.Handle(e.prefix()+"/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength < 0 {
+			once.Do(func() { close(entered) })
+		}
+		e.p.Handler().ServeHTTP(w, r)
+	}))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	client := srv.Client()
+
 	// The first upload's body is held open, so it keeps its slot.
 	pr, pw := io.Pipe()
+	defer pw.CloseWithError(errors.New("test over")) // else the server's Close waits on it
 	body, contentType := form(field("sourceType", "avatar"), field("sourceId", "u1"),
 		file("a.jpg", testimages.JPEG(testimages.Quadrants(80, 60), 90)))
-	first := make(chan int, 1)
+	type answer struct {
+		code int
+		err  error
+	}
+	first := make(chan answer, 1)
 	go func() {
-		resp, err := http.Post(e.srv.URL+e.prefix()+"/upload", contentType, pr)
+		resp, err := client.Post(srv.URL+e.prefix()+"/upload", contentType, pr)
 		if err != nil {
-			first <- 0
+			first <- answer{err: err}
 			return
 		}
 		resp.Body.Close()
-		first <- resp.StatusCode
+		first <- answer{code: resp.StatusCode}
 	}()
-	pw.Write(body[:100])
+	go pw.Write(body[:100])
+	select {
+	case <-entered:
+	case <-time.After(pollDeadline):
+		t.Fatal("the held upload never reached the handler")
+	}
 	var code int
 	var resp *http.Response
 	for deadline := time.Now().Add(pollDeadline); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		b, ct := form(field("sourceType", "avatar"), field("sourceId", "u2"), file("b.jpg", testimages.JPEG(testimages.Quadrants(8, 8), 90)))
 		var err error
-		resp, err = http.Post(e.srv.URL+e.prefix()+"/upload", ct, strings.NewReader(string(b)))
+		resp, err = client.Post(srv.URL+e.prefix()+"/upload", ct, strings.NewReader(string(b)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +254,7 @@ func TestUploadsBusy(t *testing.T) {
 	}
 	pw.Write(body[100:])
 	pw.Close()
-	if c := <-first; c != http.StatusAccepted {
-		t.Fatalf("the held upload: %d, want 202", c)
+	if a := <-first; a.err != nil || a.code != http.StatusAccepted {
+		t.Fatalf("the held upload: %d %v, want 202", a.code, a.err)
 	}
 }
