@@ -6,6 +6,7 @@ package ximagepipeline_test
 // S3 store and the handler serves no files.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
 	xip "github.com/ximagepipeline/ximagepipeline"
 	"github.com/ximagepipeline/ximagepipeline/internal/pgtest"
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
@@ -279,4 +281,43 @@ func TestPostgresSharedByPipelines(t *testing.T) {
 	}
 	slices.Sort(want)
 	waitKeys(t, st, want)
+}
+
+// With S3 staging, an upload up to 512 KB is buffered and sent in one PUT
+// of known size; a larger one streams as a multipart upload (an S3 ETag
+// with a part count). Both arrive whole.
+func TestS3StagingSmallUploadsInOnePut(t *testing.T) {
+	t.Parallel()
+	srv, st := newS3(t, nil)
+	e := newEnv(t, func(cfg *xip.Config) { cfg.Storage = st; cfg.DisableWorkers = true })
+	jpg := testimages.JPEG(testimages.Quadrants(120, 80), 90)
+	for _, c := range []struct {
+		name      string
+		size      int
+		multipart bool
+	}{
+		{"small", 100 << 10, false},
+		{"just under the buffer", 512<<10 - 400, false}, // the form's other bytes stay under 512 KB
+		{"large", 3 << 20, true},
+	} {
+		data := testimages.Pad(jpg, c.size)
+		id := e.uploadOK("gallery", "u", "a.jpg", data)
+		key := "staging/" + id
+		info, err := srv.Client.StatObject(t.Context(), srv.Bucket, key, minio.StatObjectOptions{})
+		if err != nil {
+			t.Fatalf("%s: stat %s: %v", c.name, key, err)
+		}
+		if got := strings.Contains(info.ETag, "-"); got != c.multipart {
+			t.Errorf("%s (%d bytes): ETag %q, multipart %v, want %v", c.name, c.size, info.ETag, got, c.multipart)
+		}
+		obj, err := srv.Client.GetObject(t.Context(), srv.Bucket, key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := io.ReadAll(obj)
+		obj.Close()
+		if err != nil || !bytes.Equal(stored, data) {
+			t.Fatalf("%s: staged %d bytes (%v), want the %d uploaded", c.name, len(stored), err, len(data))
+		}
+	}
 }
