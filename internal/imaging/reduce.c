@@ -94,7 +94,7 @@ static inline uint8_t to_byte(int32_t acc) {
 // vertical sums n source rows, each weighted, across a whole row of width
 // bytes. The inner loop is contiguous: compiled for AVX2 where the CPU has
 // it, SSE4.1 or plain x86-64 otherwise.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__) // ifunc
 __attribute__((target_clones("avx2", "sse4.1", "default")))
 #endif
 static void vertical(const uint8_t **rows, const int16_t *weight, int n, int width,
