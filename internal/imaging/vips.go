@@ -183,11 +183,12 @@ static VipsImage *copy_memory(VipsImage *in) {
 // 0.023 of SSIM (0.917 against 0.940, sharp 0.940).
 #define SHRINK_LEFT 2
 
-// load_jpeg decodes a JPEG without an embedded profile upright and scaled
-// to width (in upright terms; never enlarged), as thumbnail does but about
-// twice as fast: shrunk on load, then reduced by lanczos_reduce while it is
-// decoded, strip by strip, and only then rotated (the smaller image). It returns 1, with nothing made, for any
-// other image, which thumbnail then takes.
+// load_jpeg decodes a JPEG upright and scaled to width (in upright terms;
+// never enlarged), as thumbnail does but about twice as fast: shrunk on
+// load, then reduced by lanczos_reduce while it is decoded, strip by strip,
+// and only then rotated (the smaller image). The caller has found no
+// profile to convert through (colourOf: plainRGB). It returns 1, with
+// nothing made, for any other format, which thumbnail then takes.
 static int load_jpeg(const void *buf, size_t len, int width, VipsImage **out) {
 	const char *loader = vips_foreign_find_load_buffer(buf, len);
 	if (!loader || strcmp(loader, "VipsForeignLoadJpegBuffer") != 0)
@@ -197,11 +198,8 @@ static int load_jpeg(const void *buf, size_t len, int width, VipsImage **out) {
 		return -1;
 	const int orientation = vips_image_get_orientation(head);
 	const int swap = vips_image_get_orientation_swap(head);
-	const int bands = head->Bands, sw = head->Xsize, sh = head->Ysize;
-	const int plain = bands != 4 && !vips_image_get_typeof(head, VIPS_META_ICC_NAME);
+	const int sw = head->Xsize, sh = head->Ysize;
 	g_object_unref(head);
-	if (!plain)
-		return 1;
 	const int ow = swap ? sh : sw, oh = swap ? sw : sh;
 	const int tw = VIPS_MIN(width, ow);
 	const double factor = (double) ow / tw;

@@ -142,21 +142,18 @@ func (s *Store) createTemp(dir string) (*os.File, string, error) {
 		// last level existed at mkdirat, then vanished before it was
 		// checked). Both pass on a retry.
 		if i > 0 {
-			if err = s.root.MkdirAll(dir, 0o755); err != nil {
-				if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrExist) {
-					break
-				}
-				continue
-			}
+			err = s.root.MkdirAll(dir, 0o755)
 		}
-		var b [12]byte
-		rand.Read(b[:])
-		tmp := path.Join(dir, tmpPrefix+hex.EncodeToString(b[:]))
-		var f *os.File
-		if f, err = s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
-			// The directory holds a file now, so Delete cannot remove it
-			// before the rename.
-			return f, tmp, nil
+		if err == nil {
+			var b [12]byte
+			rand.Read(b[:])
+			tmp := path.Join(dir, tmpPrefix+hex.EncodeToString(b[:]))
+			var f *os.File
+			if f, err = s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
+				// The directory holds a file now, so Delete cannot remove it
+				// before the rename.
+				return f, tmp, nil
+			}
 		}
 		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrExist) {
 			break
