@@ -11,7 +11,8 @@
 // ".tmp~") in the object's directory and renames it over the key, so readers
 // see the old object, the new one, or none, never a partial file. It returns
 // once the object is durable: concurrent Puts share one flush of the file
-// system (syncfs) rather than fsyncing each file and directory. Because the
+// system (syncfs) rather than fsyncing each file and directory, and its pages
+// leave the page cache (they are read later, if at all). Because the
 // rename comes before the flush, a power loss (not a process crash) between
 // the two can leave a torn object under the key of a Put that had not
 // returned: in the pipeline, a new key nothing refers to yet, or a variant
@@ -119,10 +120,13 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 		return fmt.Errorf("local: put %q: %w", key, err)
 	}
 	// The object is complete and visible. The group's flush of the file
-	// system makes its name and bytes durable; the file's own fsync, cheap
-	// once flushed, is what reliably reports a write error on this file
-	// (a flush reports one only to the first caller after it happened).
-	if err = errors.Join(s.durable.sync(), f.Sync(), f.Close()); err != nil {
+	// system makes its name and bytes durable; the file's own check then
+	// reports a write error on this file, which a flush reports only to the
+	// first caller after it happened.
+	if err = errors.Join(s.durable.sync(), flushedErr(f)); err == nil {
+		dropCache(f)
+	}
+	if err = errors.Join(err, f.Close()); err != nil {
 		s.root.Remove(key) // a failed Put leaves no object behind
 		return fmt.Errorf("local: put %q: sync: %w", key, err)
 	}

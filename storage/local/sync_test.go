@@ -66,7 +66,7 @@ func TestSyncGroupSharesFlushes(t *testing.T) {
 
 // A failed flush fails its caller, and never counts as covering a later
 // one: the next caller flushes anew. (A write error itself is reported to
-// the Put of that file by the file's own fsync.)
+// the Put of that file by the check of its own file (flushedErr).)
 func TestSyncGroupReportsFlushErrors(t *testing.T) {
 	broken := errors.New("disk gone")
 	var g syncGroup
