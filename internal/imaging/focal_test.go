@@ -7,6 +7,8 @@ import (
 	"image/color"
 	"math"
 	"testing"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 )
 
 var avatarPreset = []Variant{
@@ -81,21 +83,21 @@ func TestProcessFocalPoint(t *testing.T) {
 	}{
 		{
 			name:      "saturated detail near the right edge",
-			src:       makeJPEG(t, subjectPicture(900, 300, 765, 150, 70, false, checkered), 1),
+			src:       makeJPEG(subjectPicture(900, 300, 765, 150, 70, false, checkered), 1),
 			want:      Point{X: 0.85, Y: 0.5},
 			isSubject: isSaturated,
 			share:     math.Pi * 70 * 70 / (300 * 300),
 		},
 		{
 			name:      "face near the top of a portrait",
-			src:       makeJPEG(t, subjectPicture(300, 900, 150, 170, 60, false, face(60)), 1),
+			src:       makeJPEG(subjectPicture(300, 900, 150, 170, 60, false, face(60)), 1),
 			want:      Point{X: 0.5, Y: 170.0 / 900},
 			isSubject: isSkin,
 			share:     math.Pi * 60 * 60 * 0.85 / (300 * 300), // less the eyes and mouth
 		},
 		{
 			name:      "subject on transparency near the left",
-			src:       makePNG(t, subjectPicture(900, 300, 120, 150, 70, true, checkered)),
+			src:       testimages.PNG(subjectPicture(900, 300, 120, 150, 70, true, checkered)),
 			want:      Point{X: 120.0 / 900, Y: 0.5},
 			isSubject: isSaturated,
 			share:     math.Pi * 70 * 70 / (300 * 300),
@@ -151,7 +153,7 @@ func TestFocalPointNoSubject(t *testing.T) {
 		t.Errorf("flat picture: focal point %v, want the centre", got)
 	}
 	// The quadrants picture is symmetric but for its colours: near the centre.
-	if got := focalPoint(quadrants(32, 24)); math.Abs(got.X-0.5) > 0.1 || math.Abs(got.Y-0.5) > 0.1 {
+	if got := focalPoint(toRGBA(testimages.Quadrants(32, 24))); math.Abs(got.X-0.5) > 0.1 || math.Abs(got.Y-0.5) > 0.1 {
 		t.Errorf("quadrants: focal point %v, want near the centre", got)
 	}
 }

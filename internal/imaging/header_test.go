@@ -9,6 +9,8 @@ import (
 	"image/gif"
 	"io"
 	"testing"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 )
 
 // craftedPNG is a PNG signature and IHDR for w x h, then an acTL when
@@ -17,23 +19,24 @@ func craftedPNG(w, h uint32, frames uint32) []byte {
 	ihdr := binary.BigEndian.AppendUint32(nil, w)
 	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
 	ihdr = append(ihdr, 8, 6, 0, 0, 0)
-	b := append(append([]byte{}, pngSignature...), pngChunk("IHDR", ihdr)...)
+	b := append(append([]byte{}, pngSignature...), testimages.PNGChunk("IHDR", ihdr)...)
 	if frames > 1 {
-		b = append(b, pngChunk("acTL", binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, frames), 0))...)
+		b = append(b, testimages.PNGChunk("acTL", binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, frames), 0))...)
 	}
-	return append(b, pngChunk("IDAT", []byte{1, 2, 3})...)
+	return append(b, testimages.PNGChunk("IDAT", []byte{1, 2, 3})...)
 }
 
 // craftedJPEG is SOI, a large APP1, then a SOF0 for w x h.
 func craftedJPEG(w, h uint16, app1 int) []byte {
-	b := []byte{0xFF, 0xD8}
+	var segs []testimages.Segment
 	for app1 > 0 { // segments are at most 65533 bytes of payload
 		n := min(app1, 65000)
-		b = append(b, segment(0xE1, make([]byte, n))...)
+		segs = append(segs, testimages.Segment{Marker: 0xE1, Payload: make([]byte, n)})
 		app1 -= n
 	}
 	sof := []byte{8, byte(h >> 8), byte(h), byte(w >> 8), byte(w), 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1}
-	return append(append(b, segment(0xC0, sof)...), 0xFF, 0xDA)
+	segs = append(segs, testimages.Segment{Marker: 0xC0, Payload: sof})
+	return testimages.InsertSegments([]byte{0xFF, 0xD8, 0xFF, 0xDA}, segs...)
 }
 
 func craftedWebP(chunk string, payload []byte, extra ...[]byte) []byte {
@@ -92,10 +95,10 @@ func TestReadHeader(t *testing.T) {
 		src  []byte
 		want Header
 	}{
-		{"jpeg", makeJPEG(t, quadrants(60, 40), 6), Header{"jpeg", 60, 40, 1}},
+		{"jpeg", makeJPEG(testimages.Quadrants(60, 40), 6), Header{"jpeg", 60, 40, 1}},
 		{"jpeg after 600 KB of APP1", craftedJPEG(300, 200, 600_000), Header{"jpeg", 300, 200, 1}},
 		{"jpeg bomb 64000x64000", craftedJPEG(64000, 64000, 0), Header{"jpeg", 64000, 64000, 1}},
-		{"png", makePNG(t, quadrants(33, 22)), Header{"png", 33, 22, 1}},
+		{"png", testimages.PNG(testimages.Quadrants(33, 22)), Header{"png", 33, 22, 1}},
 		{"png bomb 64000x64000", craftedPNG(64000, 64000, 1), Header{"png", 64000, 64000, 1}},
 		{"apng", craftedPNG(10, 10, 7), Header{"png", 10, 10, 7}},
 		{"gif 3 frames", animated.Bytes(), Header{"gif", 30, 20, 3}},
@@ -218,7 +221,7 @@ func headerSeeds(f *testing.F) {
 	f.Add(craftedHEIF("avif"))
 	f.Add([]byte("GIF89a\x0a\x00\x0a\x00\x80\x00\x00"))
 	f.Add([]byte(`<svg/>`))
-	f.Add(makePNG(f, quadrants(8, 8)))
+	f.Add(testimages.PNG(testimages.Quadrants(8, 8)))
 }
 
 func FuzzSniff(f *testing.F) {

@@ -6,13 +6,15 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 )
 
 // heifSources returns a generated quadrants picture encoded as AVIF and as
 // HEIC by libvips' heifsave, and the shared pitm.avif when present.
 func heifSources(t *testing.T) map[string][]byte {
 	t.Helper()
-	buf := newCBuffer(makePNG(t, quadrants(120, 80)))
+	buf := newCBuffer(testimages.PNG(testimages.Quadrants(120, 80)))
 	defer buf.free()
 	img, err := decode(buf, 120, plainRGB)
 	if err != nil {

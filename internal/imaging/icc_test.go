@@ -8,6 +8,8 @@ import (
 	"image/color"
 	"math"
 	"testing"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 )
 
 // iccpChunk returns the whole iCCP chunk (length, type, data, CRC) of a PNG.
@@ -74,7 +76,7 @@ func TestProcessDisplayP3(t *testing.T) {
 			img.SetRGBA(x, y, color.RGBA{uint8(c[0]), uint8(c[1]), uint8(c[2]), 255})
 		}
 	}
-	generated := withChunk(makePNG(t, img), iccpChunk(t, p3))
+	generated := withChunk(testimages.PNG(img), iccpChunk(t, p3))
 
 	tests := []struct {
 		name   string

@@ -7,6 +7,8 @@ import (
 	"image/color"
 	"image/jpeg"
 	"testing"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 )
 
 // TestModerationImage checks what a moderator is shown: upright, bounded
@@ -23,12 +25,12 @@ func TestModerationImage(t *testing.T) {
 		maxSide      int
 		wantW, wantH int
 	}{
-		{"landscape shrunk", makeJPEG(t, quadrants(1200, 800), 1), 512, 512, 341},
-		{"portrait shrunk", makeJPEG(t, quadrants(800, 1200), 1), 512, 341, 511}, // 1200 * 341/800, rounded
-		{"rotated 6 swaps axes", makeJPEG(t, stored(quadrants(1200, 800), 6), 6), 512, 512, 341},
-		{"rotated 8 swaps axes", makeJPEG(t, stored(quadrants(800, 1200), 8), 8), 300, 200, 300},
-		{"small never enlarged", makeJPEG(t, stored(quadrants(120, 90), 3), 3), 512, 120, 90},
-		{"png with alpha", makePNG(t, transparent), 512, 300, 200},
+		{"landscape shrunk", makeJPEG(testimages.Quadrants(1200, 800), 1), 512, 512, 341},
+		{"portrait shrunk", makeJPEG(testimages.Quadrants(800, 1200), 1), 512, 341, 511}, // 1200 * 341/800, rounded
+		{"rotated 6 swaps axes", makeJPEG(testimages.Stored(testimages.Quadrants(1200, 800), 6), 6), 512, 512, 341},
+		{"rotated 8 swaps axes", makeJPEG(testimages.Stored(testimages.Quadrants(800, 1200), 8), 8), 300, 200, 300},
+		{"small never enlarged", makeJPEG(testimages.Stored(testimages.Quadrants(120, 90), 3), 3), 512, 120, 90},
+		{"png with alpha", testimages.PNG(transparent), 512, 300, 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,7 +67,7 @@ func TestModerationImageRefusesUndecodable(t *testing.T) {
 	t.Parallel()
 	for name, src := range map[string][]byte{
 		"text":      []byte("not an image at all"),
-		"truncated": makeJPEG(t, quadrants(64, 64), 1)[:300],
+		"truncated": makeJPEG(testimages.Quadrants(64, 64), 1)[:300],
 	} {
 		if _, err := ModerationImage(src, 512, 0); !errors.Is(err, ErrUndecodable) {
 			t.Errorf("%s: err = %v, want ErrUndecodable", name, err)

@@ -11,6 +11,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 )
 
 var testVariants = []Variant{
@@ -24,8 +26,8 @@ type size struct{ W, H int }
 
 func TestProcessGenerated(t *testing.T) {
 	t.Parallel()
-	photo := quadrants(600, 400)
-	small := quadrants(100, 80)
+	photo := testimages.Quadrants(600, 400)
+	small := testimages.Quadrants(100, 80)
 	var gifBuf bytes.Buffer
 	pal := color.Palette{color.RGBA{0, 0, 0, 255}, quadrantColours[0], quadrantColours[1], quadrantColours[2], quadrantColours[3]}
 	frame := func(img image.Image) *image.Paletted {
@@ -37,13 +39,13 @@ func TestProcessGenerated(t *testing.T) {
 		}
 		return p
 	}
-	if err := gif.EncodeAll(&gifBuf, &gif.GIF{Image: []*image.Paletted{frame(small), frame(display(small, 3))}, Delay: []int{10, 10}}); err != nil {
+	if err := gif.EncodeAll(&gifBuf, &gif.GIF{Image: []*image.Paletted{frame(small), frame(testimages.Display(small, 3))}, Delay: []int{10, 10}}); err != nil {
 		t.Fatal(err)
 	}
 	// A comment extension just before the trailer.
 	gifSrc := append(gifBuf.Bytes()[:gifBuf.Len()-1], append([]byte{0x21, 0xFE, 14}, "comment-secret\x00\x3B"...)...)
 
-	webpRes, err := Process(context.Background(), makePNG(t, small), Options{Variants: []Variant{{Name: "x", Width: 100, Fit: FitInside}}})
+	webpRes, err := Process(context.Background(), testimages.PNG(small), Options{Variants: []Variant{{Name: "x", Width: 100, Fit: FitInside}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,11 +61,11 @@ func TestProcessGenerated(t *testing.T) {
 		originalSize size
 		lossless     bool // original kept byte-for-byte except metadata
 	}{
-		{"jpeg 600x400", makeJPEG(t, photo, 1), "jpeg", 600, 400, []size{{64, 64}, {150, 150}, {400, 267}}, size{600, 400}, true},
+		{"jpeg 600x400", makeJPEG(photo, 1), "jpeg", 600, 400, []size{{64, 64}, {150, 150}, {400, 267}}, size{600, 400}, true},
 		// Rotated: the original is re-encoded upright.
-		{"jpeg 600x400 orientation 6", makeJPEG(t, stored(photo, 6), 6), "jpeg", 600, 400, []size{{64, 64}, {150, 150}, {400, 267}}, size{600, 400}, false},
+		{"jpeg 600x400 orientation 6", makeJPEG(testimages.Stored(photo, 6), 6), "jpeg", 600, 400, []size{{64, 64}, {150, 150}, {400, 267}}, size{600, 400}, false},
 		// Never enlarge: md keeps 100x80, sm is the largest centred square.
-		{"png 100x80", makePNG(t, small), "png", 100, 80, []size{{64, 64}, {80, 80}, {100, 80}}, size{100, 80}, true},
+		{"png 100x80", testimages.PNG(small), "png", 100, 80, []size{{64, 64}, {80, 80}, {100, 80}}, size{100, 80}, true},
 		{"gif animated", gifSrc, "gif", 100, 80, []size{{64, 64}, {80, 80}, {100, 80}}, size{100, 80}, true},
 		{"webp with exif and xmp", webpSrc, "webp", 100, 80, []size{{64, 64}, {80, 80}, {100, 80}}, size{100, 80}, true},
 	}
@@ -142,11 +144,11 @@ func absDiff(a, b uint8) int { return max(int(a)-int(b), int(b)-int(a)) }
 // picture come out upright and un-mirrored.
 func TestProcessOrientations(t *testing.T) {
 	t.Parallel()
-	upright := quadrants(90, 60)
+	upright := testimages.Quadrants(90, 60)
 	for o := 1; o <= 8; o++ {
 		t.Run(fmt.Sprint(o), func(t *testing.T) {
 			t.Parallel()
-			res, err := Process(context.Background(), makeJPEG(t, stored(upright, o), o),
+			res, err := Process(context.Background(), makeJPEG(testimages.Stored(upright, o), o),
 				Options{Variants: []Variant{{Name: "md", Width: 400, Fit: FitInside}}, KeepOriginal: true})
 			if err != nil {
 				t.Fatal(err)
@@ -188,7 +190,7 @@ func TestProcessRealOrientations(t *testing.T) {
 					t.Errorf("mean difference from %s_1 is %.1f, want < 12", kind, d)
 				}
 				// A mirrored result must be told apart: the check has teeth.
-				if d := meanDiff(display(got, 2), refImg); d < 20 {
+				if d := meanDiff(toRGBA(testimages.Display(got, 2)), refImg); d < 20 {
 					t.Errorf("mirror differs by only %.1f: the comparison cannot see orientation", d)
 				}
 				assertNoMetadata(t, "webp", res.Variants[0].Data)
@@ -307,7 +309,7 @@ func TestProcessUndecodable(t *testing.T) {
 		noise[i] = byte(rng.Uint32())
 	}
 	badJPEG := append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, noise...)
-	valid := makeJPEG(t, quadrants(64, 64), 1)
+	valid := makeJPEG(testimages.Quadrants(64, 64), 1)
 	tests := map[string][]byte{
 		"empty":            nil,
 		"noise":            noise,
@@ -335,7 +337,7 @@ func TestProcessUndecodable(t *testing.T) {
 // TestProcessConcurrent runs several images at once, as a worker pool does.
 func TestProcessConcurrent(t *testing.T) {
 	t.Parallel()
-	srcs := [][]byte{makeJPEG(t, stored(quadrants(300, 200), 6), 6), makePNG(t, quadrants(200, 300))}
+	srcs := [][]byte{makeJPEG(testimages.Stored(testimages.Quadrants(300, 200), 6), 6), testimages.PNG(testimages.Quadrants(200, 300))}
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
@@ -354,7 +356,7 @@ func TestProcessConcurrent(t *testing.T) {
 
 func TestProcessOptions(t *testing.T) {
 	t.Parallel()
-	src := makePNG(t, quadrants(40, 30))
+	src := testimages.PNG(testimages.Quadrants(40, 30))
 	for name, opts := range map[string]Options{
 		"bad format":  {Formats: []string{"png"}},
 		"bad quality": {Quality: 101},
@@ -374,7 +376,7 @@ func TestProcessOptions(t *testing.T) {
 
 func TestProcessAVIFOutput(t *testing.T) {
 	t.Parallel()
-	res, err := Process(context.Background(), makeJPEG(t, quadrants(120, 90), 1), Options{
+	res, err := Process(context.Background(), makeJPEG(testimages.Quadrants(120, 90), 1), Options{
 		Variants: []Variant{{Name: "sm", Width: 60, Height: 60, Fit: FitCover}, {Name: "md", Width: 100, Fit: FitInside}},
 		Formats:  []string{"webp", "avif"},
 	})

@@ -7,6 +7,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 )
 
 // busy is an image that a resize can get wrong in many ways: smooth
@@ -35,7 +37,7 @@ func busy(w, h int, seed uint64) *image.RGBA {
 // (sRGB, 3 bands), the form the variant cascade resizes.
 func memoryImage(t *testing.T, img image.Image) vimage {
 	t.Helper()
-	buf := newCBuffer(makePNG(t, img))
+	buf := newCBuffer(testimages.PNG(img))
 	defer buf.free()
 	v, err := decode(buf, img.Bounds().Dx(), plainRGB)
 	if err != nil {
@@ -250,16 +252,16 @@ func TestFastJPEGMatchesThumbnail(t *testing.T) {
 		src   []byte
 		width int
 	}{
-		{"grey", makeJPEG(t, grey, 1), 300},
-		{"grey shrunk on load", makeJPEG(t, grey, 1), 100},
-		{"past REDUCE_MAX after shrink-on-load: thumbnail's", makeJPEG(t, grey, 1), 4},
+		{"grey", makeJPEG(grey, 1), 300},
+		{"grey shrunk on load", makeJPEG(grey, 1), 100},
+		{"past REDUCE_MAX after shrink-on-load: thumbnail's", makeJPEG(grey, 1), 4},
 	}
 	for o := 1; o <= 8; o++ {
 		cases = append(cases, struct {
 			name  string
 			src   []byte
 			width int
-		}{fmt.Sprintf("orientation %d", o), makeJPEG(t, stored(quadrants(640, 480), o), o), 333})
+		}{fmt.Sprintf("orientation %d", o), makeJPEG(testimages.Stored(testimages.Quadrants(640, 480), o), o), 333})
 	}
 	cases[len(cases)-1].width = 150 // 640/150 > 4: shrunk 2x on load
 	for _, c := range cases {
@@ -302,9 +304,9 @@ func TestProcessMutatedJPEGs(t *testing.T) {
 		grey.Pix[i] = uint8(i * 5)
 	}
 	seeds := [][]byte{
-		makeJPEG(t, busy(64, 48, 1), 1),
-		makeJPEG(t, stored(busy(64, 48, 2), 6), 6),
-		makeJPEG(t, grey, 3),
+		makeJPEG(busy(64, 48, 1), 1),
+		makeJPEG(testimages.Stored(busy(64, 48, 2), 6), 6),
+		makeJPEG(grey, 3),
 	}
 	opts := Options{
 		Variants: []Variant{

@@ -2,15 +2,16 @@ package imaging
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
-	"hash/crc32"
 	"image"
 	"image/color"
-	"image/jpeg"
-	"image/png"
+	"image/draw"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 )
 
 // testImagesDir holds the shared real-world images (see its ATTRIBUTION.md).
@@ -30,154 +31,29 @@ func readTestImage(tb testing.TB, name string) []byte {
 	return b
 }
 
-// Secrets planted in generated images' metadata; no output may contain them.
-var secrets = []string{"exif-secret", "gps-secret", "xmp-secret", "comment-secret", "text-secret"}
+// secrets are the markers testimages plants in metadata: no output may
+// contain any of them.
+var secrets = []string{testimages.CameraMake, testimages.XMPMarker, testimages.CommentMarker, testimages.IPTCMarker, testimages.TextMarker}
 
-// quadrants is an upright test picture whose four quadrants have distinct
-// colours, so that any rotation or mirror is visible.
+// makeJPEG encodes img as it is (a grey image stays one-band) and plants
+// what a camera and an editor leave: EXIF with orientation o and GPS, XMP,
+// a comment and IPTC (testimages.Metadata). The pixels are not rotated:
+// pass testimages.Stored(upright, o) for a correctly tagged photo.
+func makeJPEG(img image.Image, o int) []byte {
+	return testimages.InsertSegments(testimages.JPEG(img, 95), testimages.Metadata(o)...)
+}
+
+// quadrantColours are the corners of testimages.Quadrants: top left, top
+// right, bottom left, bottom right.
 var quadrantColours = [4]color.RGBA{
-	{220, 30, 30, 255},   // top left: red
-	{30, 200, 30, 255},   // top right: green
-	{30, 30, 220, 255},   // bottom left: blue
-	{240, 240, 240, 255}, // bottom right: white
+	color.RGBA(testimages.Red), color.RGBA(testimages.Green), color.RGBA(testimages.Blue), color.RGBA(testimages.White),
 }
 
-func quadrants(w, h int) *image.RGBA {
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			q := 0
-			if x >= w/2 {
-				q++
-			}
-			if y >= h/2 {
-				q += 2
-			}
-			img.SetRGBA(x, y, quadrantColours[q])
-		}
-	}
-	return img
-}
-
-// display applies EXIF orientation o to a stored image, as a viewer does.
-func display(s image.Image, o int) *image.RGBA {
-	b := s.Bounds()
-	w, h := b.Dx(), b.Dy()
-	dw, dh := w, h
-	if o >= 5 {
-		dw, dh = h, w
-	}
-	d := image.NewRGBA(image.Rect(0, 0, dw, dh))
-	for y := range dh {
-		for x := range dw {
-			sx, sy := orientSource(o, x, y, w, h)
-			d.Set(x, y, s.At(b.Min.X+sx, b.Min.Y+sy))
-		}
-	}
-	return d
-}
-
-// orientSource returns the stored pixel shown at (x, y) under EXIF
-// orientation o, for a stored image of w x h.
-func orientSource(o, x, y, w, h int) (int, int) {
-	switch o {
-	case 2:
-		return w - 1 - x, y
-	case 3:
-		return w - 1 - x, h - 1 - y
-	case 4:
-		return x, h - 1 - y
-	case 5:
-		return y, x
-	case 6:
-		return y, h - 1 - x
-	case 7:
-		return w - 1 - y, h - 1 - x
-	case 8:
-		return w - 1 - y, x
-	}
-	return x, y
-}
-
-// stored returns what a camera stores for upright picture u with EXIF
-// orientation o: 6 and 8 undo each other, the others undo themselves.
-func stored(u image.Image, o int) *image.RGBA {
-	inv := map[int]int{6: 8, 8: 6}[o]
-	if inv == 0 {
-		inv = o
-	}
-	return display(u, inv)
-}
-
-// exifSegment builds an APP1 EXIF segment (little-endian TIFF) with an
-// orientation, an image description and a GPS IFD holding a map datum.
-func exifSegment(orientation int) []byte {
-	le := binary.LittleEndian
-	desc := []byte("exif-secret\x00")
-	datum := []byte("gps-secret\x00")
-	// Layout: header 8 | IFD0 (3 entries) at 8 | GPS IFD (1 entry) | strings.
-	ifd0 := 8
-	gps := ifd0 + 2 + 3*12 + 4
-	strs := gps + 2 + 1*12 + 4
-	t := make([]byte, strs)
-	copy(t, "II*\x00")
-	le.PutUint32(t[4:], uint32(ifd0))
-	entry := func(at int, tag, typ uint16, count, value uint32) {
-		le.PutUint16(t[at:], tag)
-		le.PutUint16(t[at+2:], typ)
-		le.PutUint32(t[at+4:], count)
-		le.PutUint32(t[at+8:], value)
-	}
-	le.PutUint16(t[ifd0:], 3)
-	entry(ifd0+2, 0x010E, 2, uint32(len(desc)), uint32(strs)) // ImageDescription
-	entry(ifd0+14, 0x0112, 3, 1, uint32(orientation))         // Orientation
-	entry(ifd0+26, 0x8825, 4, 1, uint32(gps))                 // GPS IFD
-	le.PutUint16(t[gps:], 1)
-	entry(gps+2, 0x0012, 2, uint32(len(datum)), uint32(strs+len(desc))) // GPSMapDatum
-	t = append(append(t, desc...), datum...)
-	return segment(0xE1, append([]byte("Exif\x00\x00"), t...))
-}
-
-func segment(marker byte, payload []byte) []byte {
-	s := []byte{0xFF, marker, 0, 0}
-	binary.BigEndian.PutUint16(s[2:], uint16(len(payload)+2))
-	return append(s, payload...)
-}
-
-// makeJPEG encodes img and plants EXIF (with orientation and GPS), XMP and
-// a comment right after SOI.
-func makeJPEG(t testing.TB, img image.Image, orientation int) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 95}); err != nil {
-		t.Fatal(err)
-	}
-	meta := exifSegment(orientation)
-	meta = append(meta, segment(0xE1, []byte("http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta>xmp-secret</x:xmpmeta>"))...)
-	meta = append(meta, segment(0xFE, []byte("comment-secret"))...)
-	src := b.Bytes()
-	return append(append([]byte{0xFF, 0xD8}, meta...), src[2:]...)
-}
-
-func pngChunk(typ string, data []byte) []byte {
-	c := binary.BigEndian.AppendUint32(nil, uint32(len(data)))
-	c = append(append(c, typ...), data...)
-	return binary.BigEndian.AppendUint32(c, crc32.ChecksumIEEE(c[4:]))
-}
-
-// makePNG encodes img and plants tEXt, iTXt and eXIf chunks after IHDR.
-func makePNG(t testing.TB, img image.Image) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	src := b.Bytes()
-	ihdrEnd := 8 + 12 + 13
-	meta := pngChunk("tEXt", []byte("Comment\x00text-secret"))
-	meta = append(meta, pngChunk("iTXt", []byte("XML:com.adobe.xmp\x00\x00\x00\x00\x00xmp-secret"))...)
-	meta = append(meta, pngChunk("eXIf", exifSegment(1)[10:])...)
-	return append(append(append([]byte{}, src[:ihdrEnd]...), meta...), src[ihdrEnd:]...)
+// toRGBA converts an image to *image.RGBA.
+func toRGBA(img image.Image) *image.RGBA {
+	out := image.NewRGBA(img.Bounds())
+	draw.Draw(out, out.Bounds(), img, img.Bounds().Min, draw.Src)
+	return out
 }
 
 // withWebPMetadata wraps a still WebP's image chunk (VP8 or VP8L) in a VP8X container
@@ -201,8 +77,8 @@ func withWebPMetadata(t testing.TB, simple []byte, w, h int) []byte {
 		image = image[8+10:]
 	}
 	body = append(body, image...)
-	body = append(body, chunk("EXIF", exifSegment(1)[10:])...)
-	body = append(body, chunk("XMP ", []byte("<x:xmpmeta>xmp-secret</x:xmpmeta>"))...)
+	body = append(body, chunk("EXIF", testimages.BuildEXIF(testimages.EXIF{Orientation: 1, Make: testimages.CameraMake})[6:])...)
+	body = append(body, chunk("XMP ", testimages.XMPPayload()[len("http://ns.adobe.com/xap/1.0/\x00"):])...)
 	return append(append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(len(body)))...), body...)
 }
 
@@ -293,4 +169,28 @@ const cmykRefR, cmykRefG, cmykRefB = 128.35, 132.99, 123.01
 func readOptional(name string) []byte {
 	b, _ := os.ReadFile(filepath.Join(testImagesDir, name))
 	return b
+}
+
+// The inputs of the metadata tests carry every marker those tests look for
+// in the outputs, so that "no marker in the output" means removed.
+func TestInputsCarryMetadata(t *testing.T) {
+	webp, err := Process(context.Background(), testimages.PNG(testimages.Quadrants(16, 16)), Options{Variants: []Variant{{Name: "x", Width: 16, Fit: FitInside}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := map[string]struct {
+		data    []byte
+		markers []string
+	}{
+		"jpeg": {makeJPEG(testimages.Quadrants(16, 16), 6), []string{testimages.CameraMake, testimages.XMPMarker, testimages.CommentMarker, testimages.IPTCMarker}},
+		"png":  {testimages.PNG(testimages.Quadrants(16, 16)), []string{testimages.CameraMake, testimages.XMPMarker, testimages.TextMarker}},
+		"webp": {withWebPMetadata(t, webp.Variants[0].Data, 16, 16), []string{testimages.CameraMake, testimages.XMPMarker}},
+	}
+	for name, in := range inputs {
+		for _, m := range in.markers {
+			if !bytes.Contains(in.data, []byte(m)) {
+				t.Errorf("%s input lacks %q", name, m)
+			}
+		}
+	}
 }

@@ -335,15 +335,21 @@ func InsertSegments(jpg []byte, segs ...Segment) []byte {
 }
 
 // OrientedJPEG returns a JPEG of upright stored as a camera tagging it with
-// orientation o would (see Stored), with an APP1 EXIF segment (orientation,
-// CameraMake, a GPS position), an APP1 XMP segment and a comment.
+// orientation o would (see Stored), carrying Metadata(o).
 func OrientedJPEG(upright image.Image, o int) []byte {
-	return InsertSegments(JPEG(Stored(upright, o), 92),
-		Segment{0xE1, BuildEXIF(EXIF{Orientation: o, Make: CameraMake, GPS: &GPS{Lat: 48.8584, Lon: 2.2945}})},
-		Segment{0xE1, XMPPayload()},
-		Segment{0xFE, []byte(CommentMarker)},
-		Segment{0xED, IPTCPayload()},
-	)
+	return InsertSegments(JPEG(Stored(upright, o), 92), Metadata(o)...)
+}
+
+// Metadata returns the segments a camera and an editor leave in a JPEG: an
+// APP1 EXIF segment (orientation o, CameraMake, a GPS position), an APP1
+// XMP segment, a comment and an APP13 IPTC caption, each with its marker.
+func Metadata(o int) []Segment {
+	return []Segment{
+		{0xE1, BuildEXIF(EXIF{Orientation: o, Make: CameraMake, GPS: &GPS{Lat: 48.8584, Lon: 2.2945}})},
+		{0xE1, XMPPayload()},
+		{0xFE, []byte(CommentMarker)},
+		{0xED, IPTCPayload()},
+	}
 }
 
 // IPTCPayload is an APP13 Photoshop "8BIM" resource 0x0404 holding an IPTC
@@ -361,7 +367,9 @@ func IPTCPayload() []byte {
 	return out
 }
 
-// PNG encodes img, with a tEXt chunk holding TextMarker after IHDR.
+// PNG encodes img, with metadata chunks after IHDR: tEXt holding
+// TextMarker, iTXt holding the XMP packet (XMPMarker) and eXIf (orientation
+// 1, CameraMake, a GPS position).
 func PNG(img image.Image) []byte {
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
@@ -371,7 +379,11 @@ func PNG(img image.Image) []byte {
 	// Signature (8) + IHDR chunk (4 length + 4 type + 13 data + 4 CRC).
 	const afterIHDR = 8 + 25
 	out := append([]byte{}, b[:afterIHDR]...)
-	out = append(out, pngChunk("tEXt", []byte("Comment\x00"+TextMarker))...)
+	out = append(out, PNGChunk("tEXt", []byte("Comment\x00"+TextMarker))...)
+	xmp := XMPPayload()[len("http://ns.adobe.com/xap/1.0/\x00"):]
+	out = append(out, PNGChunk("iTXt", append([]byte("XML:com.adobe.xmp\x00\x00\x00\x00\x00"), xmp...))...)
+	exif := BuildEXIF(EXIF{Orientation: 1, Make: CameraMake, GPS: &GPS{Lat: 48.8584, Lon: 2.2945}})
+	out = append(out, PNGChunk("eXIf", exif[len("Exif\x00\x00"):])...)
 	return append(out, b[afterIHDR:]...)
 }
 
@@ -391,7 +403,8 @@ func AlphaPNG(w, h int) []byte {
 	return PNG(img)
 }
 
-func pngChunk(typ string, data []byte) []byte {
+// PNGChunk returns a PNG chunk: length, type, data and CRC.
+func PNGChunk(typ string, data []byte) []byte {
 	out := binary.BigEndian.AppendUint32(nil, uint32(len(data)))
 	out = append(out, typ...)
 	out = append(out, data...)
@@ -422,9 +435,9 @@ func HugePNG(w, h uint32) []byte {
 	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
 	ihdr = append(ihdr, 8, 6, 0, 0, 0) // 8-bit RGBA, deflate, no filter, no interlace
 	out := []byte("\x89PNG\r\n\x1a\n")
-	out = append(out, pngChunk("IHDR", ihdr)...)
-	out = append(out, pngChunk("IDAT", []byte{0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01})...)
-	return append(out, pngChunk("IEND", nil)...)
+	out = append(out, PNGChunk("IHDR", ihdr)...)
+	out = append(out, PNGChunk("IDAT", []byte{0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01})...)
+	return append(out, PNGChunk("IEND", nil)...)
 }
 
 // HugeJPEG returns a JPEG of a few dozen bytes whose SOF0 claims w x h
