@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	xip "github.com/ximagepipeline/ximagepipeline"
+	"github.com/ximagepipeline/ximagepipeline/internal/pgtest"
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 	"github.com/ximagepipeline/ximagepipeline/moderation"
 	"github.com/ximagepipeline/ximagepipeline/moderation/httpmod"
@@ -370,4 +371,119 @@ func TestModerationRekognition(t *testing.T) {
 		t.Errorf("Rekognition got %d requests, want one signed with a JPEG", len(reqs))
 	}
 	e.assertNothingPublished()
+}
+
+// TestModerationOnMedia: what moderation said of a published upload shows
+// in its media object everywhere a client meets it (the status, GET media,
+// the owner's list, the webhook, the Go API), on SQLite and PostgreSQL:
+// "approved" with the flags that only annotate, "unchecked" when published
+// fail-open, nothing when the source type is not moderated.
+func TestModerationOnMedia(t *testing.T) {
+	t.Parallel()
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			// Source ids choose the provider's answer.
+			p := newProvider(t, nil)
+			p.answer = func(n int) (int, string) {
+				p.mu.Lock()
+				sourceID := p.requests[n-1].header.Get(httpmod.HeaderSourceID)
+				p.mu.Unlock()
+				switch sourceID {
+				case "annotated":
+					return http.StatusOK, `{"flags": ["suggestive"], "confidence": 0.9, "labels": [{"name": "Sexy", "confidence": 0.9}]}`
+				case "clean":
+					return http.StatusOK, `{"flags": [], "confidence": 0.99}`
+				}
+				return http.StatusServiceUnavailable, `{"error": "down"}`
+			}
+			r := newReceiver(t, alwaysStatus(http.StatusOK))
+			e := newModeratedEnv(t, p, 5*time.Second, func(cfg *xip.Config) {
+				if engine == "postgres" {
+					cfg.DatabaseURL = pgtest.Start(t)
+				}
+				cfg.MaxAttempts = 2
+				cfg.Moderation = moderation.Policy{Reject: []string{"explicit"}, FailOpen: true}
+				cfg.SourceTypes = xip.DefaultSourceTypes()
+				avatar := cfg.SourceTypes["avatar"]
+				avatar.Moderation = &moderation.Policy{Disabled: true}
+				cfg.SourceTypes["avatar"] = avatar
+				cfg.WebhookURLs, cfg.WebhookSecret = []string{r.url()}, webhookSecret
+			})
+			t.Cleanup(r.stop)
+
+			tests := []struct {
+				sourceType, sourceID string
+				want                 map[string]any // nil: no "moderation" field
+			}{
+				{"gallery", "annotated", map[string]any{
+					"status": "approved", "annotations": []any{"suggestive"}, "confidence": 0.9, "provider": "http",
+					"labels": []any{map[string]any{"name": "Sexy", "confidence": 0.9}},
+				}},
+				{"gallery", "clean", map[string]any{"status": "approved", "confidence": 0.99, "provider": "http"}},
+				{"gallery", "down", map[string]any{"status": "unchecked"}},
+				{"avatar", "annotated", nil}, // not moderated: the provider is not even asked
+			}
+			jpg := testimages.JPEG(testimages.Quadrants(300, 200), 90)
+			jobs := map[string]int{} // job id -> test case
+			for i, tt := range tests {
+				jobs[e.uploadOK(tt.sourceType, tt.sourceID, "a.jpg", jpg)] = i
+			}
+			assertModeration := func(where string, media map[string]any, want map[string]any) {
+				t.Helper()
+				got, ok := media["moderation"]
+				switch {
+				case want == nil && ok:
+					t.Errorf("%s: moderation %v, want no such field", where, got)
+				case want != nil && !jsonEqual(got, want):
+					t.Errorf("%s: moderation %v, want %v", where, got, want)
+				}
+			}
+			for id, i := range jobs {
+				tt := tests[i]
+				name := tt.sourceType + "/" + tt.sourceID
+				media := e.waitMedia(id)
+				assertModeration(name+": GET status", media, tt.want)
+
+				mediaID, _ := media["id"].(string)
+				code, body := e.get(e.prefix() + "/media/" + mediaID)
+				if code != http.StatusOK {
+					t.Fatalf("%s: GET media: %d %v", name, code, body)
+				}
+				assertModeration(name+": GET media", body, tt.want)
+
+				code, body = e.get(e.prefix() + "/media?sourceType=" + tt.sourceType + "&sourceId=" + tt.sourceID)
+				list, _ := body["media"].([]any)
+				if code != http.StatusOK || len(list) != 1 {
+					t.Fatalf("%s: list: %d %v, want one media", name, code, body)
+				}
+				assertModeration(name+": list", list[0].(map[string]any), tt.want)
+
+				m, err := e.p.GetMedia(context.Background(), mediaID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tt.want == nil && m.Moderation != nil || tt.want != nil && !jsonEqual(m.Moderation, tt.want) {
+					t.Errorf("%s: GetMedia().Moderation = %+v, want %v", name, m.Moderation, tt.want)
+				}
+			}
+			// The webhook carries the status body, moderation included.
+			for _, d := range r.waitFor(len(tests)) {
+				i, ok := jobs[d.payload.JobID]
+				if !ok {
+					t.Fatalf("webhook for unknown job %s", d.payload.JobID)
+				}
+				var status struct {
+					Media map[string]any `json:"media"`
+				}
+				if err := json.Unmarshal(d.payload.Status, &status); err != nil {
+					t.Fatal(err)
+				}
+				assertModeration(tests[i].sourceType+"/"+tests[i].sourceID+": webhook", status.Media, tests[i].want)
+			}
+			if n := len(p.calls()); n != 4 { // annotated, clean, down twice
+				t.Errorf("%d provider calls, want 4", n)
+			}
+		})
+	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/ximagepipeline/ximagepipeline/internal/queue"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
 	"github.com/ximagepipeline/ximagepipeline/internal/worker"
+	"github.com/ximagepipeline/ximagepipeline/moderation"
 	"github.com/ximagepipeline/ximagepipeline/storage"
 	"github.com/ximagepipeline/ximagepipeline/storage/local"
 	"github.com/ximagepipeline/ximagepipeline/webhook"
@@ -75,7 +76,11 @@ type Media struct {
 	FocalPoint  Point              `json:"focalPoint"`
 	Variants    map[string]Variant `json:"variants"` // name -> WebP variant; "name.avif" -> AVIF variant
 	Metadata    SourceMetadata     `json:"metadata"`
-	CreatedAt   time.Time          `json:"createdAt"`
+	// Moderation is what content moderation said: "approved" with the
+	// flags that only annotate, or "unchecked" (published fail-open). nil
+	// when the source type is not moderated (docs/moderation.md).
+	Moderation *moderation.Review `json:"moderation,omitempty"`
+	CreatedAt  time.Time          `json:"createdAt"`
 }
 
 // Point is a position in 0..1 of the width and height.
@@ -371,6 +376,7 @@ func (p *Pipeline) media(m store.Media) *Media {
 		Width: f.Width, Height: f.Height, AspectRatio: f.AspectRatio, BlurHash: f.BlurHash, Format: f.Format,
 		FocalPoint: Point(f.FocalPoint),
 		Metadata:   SourceMetadata(f.Source),
+		Moderation: m.Moderation,
 		CreatedAt:  m.CreatedAt,
 	}
 	for _, v := range f.Variants {

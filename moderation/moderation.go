@@ -89,7 +89,7 @@ type Policy struct {
 	// upload is checked when a Moderator is configured.
 	Disabled bool `json:"disabled,omitempty" yaml:"disabled"`
 	// Reject lists the flags that reject an upload; any other flag only
-	// annotates (it is logged and the upload is published). Default
+	// annotates (the upload is published with the flag in its Review). Default
 	// (empty): every flag rejects.
 	Reject []string `json:"reject,omitempty" yaml:"reject"`
 	// MinConfidence, 0..1, is the least confidence at which a flag
@@ -142,6 +142,38 @@ func (d Decision) Details(r Result) []byte {
 		Flags: nonNil(d.Rejecting), Confidence: r.Confidence, Annotations: d.Annotations, Labels: r.Labels,
 	})
 	return b
+}
+
+// The Status of a Review.
+const (
+	// Approved: the provider looked at the image and nothing it found
+	// rejects under the policy.
+	Approved = "approved"
+	// Unchecked: the provider failed on the last attempt and the policy
+	// fails open, so the upload was published without a verdict.
+	Unchecked = "unchecked"
+)
+
+// Review is the record of moderation kept with a published upload and
+// shown as its media's "moderation": what was decided, then what the
+// provider said. It has the fields of Details that apply to an upload that
+// was published; the rejecting flags are always none.
+type Review struct {
+	// Status is Approved or Unchecked.
+	Status string `json:"status"`
+	// Annotations are flags found that do not reject under the policy.
+	Annotations []string `json:"annotations,omitempty"`
+	// Confidence, 0..1, is the provider's (absent when it gave none).
+	Confidence float64 `json:"confidence,omitempty"`
+	// Provider names who answered (Result.Provider).
+	Provider string `json:"provider,omitempty"`
+	// Labels are the provider's raw findings, when it gives them.
+	Labels []Label `json:"labels,omitempty"`
+}
+
+// Review returns the record of an approving decision on r.
+func (d Decision) Review(r Result) Review {
+	return Review{Status: Approved, Annotations: d.Annotations, Confidence: r.Confidence, Provider: r.Provider, Labels: r.Labels}
 }
 
 func nonNil(s []string) []string {

@@ -51,3 +51,33 @@ func TestDetailsShape(t *testing.T) {
 		t.Errorf("details %v, want %v", got, want)
 	}
 }
+
+// TestReviewShape: the record kept with a published upload says approved
+// or unchecked, then only what the provider said.
+func TestReviewShape(t *testing.T) {
+	t.Parallel()
+	approved := func(r moderation.Result) moderation.Review {
+		return moderation.Policy{Reject: []string{"explicit"}}.Decide(r).Review(r)
+	}
+	tests := []struct {
+		name   string
+		review moderation.Review
+		want   string
+	}{
+		{"annotated", approved(moderation.Result{Flags: []string{"suggestive"}, Confidence: 0.9, Provider: "http",
+			Labels: []moderation.Label{{Name: "Sexy", Confidence: 0.9}}}),
+			`{"status":"approved","annotations":["suggestive"],"confidence":0.9,"provider":"http","labels":[{"name":"Sexy","confidence":0.9}]}`},
+		{"clean", approved(moderation.Result{Confidence: 0.99, Provider: "rekognition"}),
+			`{"status":"approved","confidence":0.99,"provider":"rekognition"}`},
+		{"unchecked", moderation.Review{Status: moderation.Unchecked}, `{"status":"unchecked"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := json.Marshal(tt.review)
+			if err != nil || string(got) != tt.want {
+				t.Errorf("got %s (%v), want %s", got, err, tt.want)
+			}
+		})
+	}
+}

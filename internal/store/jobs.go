@@ -122,6 +122,14 @@ func (s *Store) CompleteJob(ctx context.Context, jobID string, attempts int, m M
 	if err != nil {
 		return err
 	}
+	var review any // NULL when not moderated
+	if m.Moderation != nil {
+		b, err := json.Marshal(m.Moderation)
+		if err != nil {
+			return err
+		}
+		review = string(b)
+	}
 	return s.InTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE ximage_jobs SET outcome = ?, media_id = ?, attempts = ?, finished_at = ?
 			WHERE id = ? AND outcome IS NULL`), Complete, m.ID, attempts, millis(time.Now()), jobID)
@@ -131,8 +139,8 @@ func (s *Store) CompleteJob(ctx context.Context, jobID string, attempts int, m M
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err // already finished: nothing more to record
 		}
-		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO ximage_media (id, job_id, source_type, source_id, doc, created_at)
-			VALUES (?, ?, ?, ?, ?, ?)`), m.ID, jobID, m.SourceType, m.SourceID, string(doc), millis(m.CreatedAt))
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO ximage_media (id, job_id, source_type, source_id, doc, moderation, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`), m.ID, jobID, m.SourceType, m.SourceID, string(doc), review, millis(m.CreatedAt))
 		if err != nil || recorded == nil {
 			return err
 		}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ximagepipeline/ximagepipeline/moderation"
 )
 
 // Media is one processed image.
@@ -16,6 +18,9 @@ type Media struct {
 	SourceType string
 	SourceID   string
 	Facts      MediaFacts // kept as one JSON document
+	// Moderation is what moderation said, kept as JSON in its own column;
+	// nil when the source type is not moderated.
+	Moderation *moderation.Review
 	CreatedAt  time.Time
 }
 
@@ -61,15 +66,16 @@ type SourceFacts struct {
 	ColorSpace  string `json:"colorSpace"`
 }
 
-const mediaColumns = `id, job_id, source_type, source_id, doc, created_at`
+const mediaColumns = `id, job_id, source_type, source_id, doc, moderation, created_at`
 
 func scanMedia(row interface{ Scan(...any) error }) (Media, error) {
 	var (
 		m       Media
 		doc     string
+		review  sql.NullString
 		created int64
 	)
-	err := row.Scan(&m.ID, &m.JobID, &m.SourceType, &m.SourceID, &doc, &created)
+	err := row.Scan(&m.ID, &m.JobID, &m.SourceType, &m.SourceID, &doc, &review, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Media{}, ErrNotFound
 	}
@@ -79,6 +85,12 @@ func scanMedia(row interface{ Scan(...any) error }) (Media, error) {
 	m.CreatedAt = fromMillis(created)
 	if err := json.Unmarshal([]byte(doc), &m.Facts); err != nil {
 		return Media{}, fmt.Errorf("store: media %s: %w", m.ID, err)
+	}
+	if review.Valid {
+		m.Moderation = new(moderation.Review)
+		if err := json.Unmarshal([]byte(review.String), m.Moderation); err != nil {
+			return Media{}, fmt.Errorf("store: media %s: moderation: %w", m.ID, err)
+		}
 	}
 	return m, nil
 }

@@ -5,13 +5,20 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx", to make a database of an older schema
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers "sqlite"
+
 	"github.com/ximagepipeline/ximagepipeline/internal/pgtest"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
+	"github.com/ximagepipeline/ximagepipeline/moderation"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -337,5 +344,107 @@ func TestOpenRejectsUnknownURL(t *testing.T) {
 	_, err := store.Open(t.Context(), "mysql://localhost/x", "")
 	if err == nil {
 		t.Fatal("Open(mysql://) succeeded")
+	}
+}
+
+// What moderation said is kept with the media: a review round-trips as it
+// was written, and a media without one (not moderated) reads back nil.
+func TestMediaModeration(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		reviews := map[string]*moderation.Review{
+			"job_annotated": {Status: moderation.Approved, Annotations: []string{"suggestive"}, Confidence: 0.9, Provider: "http",
+				Labels: []moderation.Label{{Name: "Sexy", Confidence: 0.9}}},
+			"job_unchecked":   {Status: moderation.Unchecked},
+			"job_unmoderated": nil,
+		}
+		for id, review := range reviews {
+			insertJob(t, s, id, time.Now())
+			m := media(id, time.Now())
+			m.Moderation = review
+			if err := s.CompleteJob(t.Context(), id, 1, m, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for id, want := range reviews {
+			got, err := s.Media(t.Context(), "med_"+id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.Moderation, want) {
+				t.Errorf("%s: Moderation = %+v, want %+v", id, got.Moderation, want)
+			}
+		}
+		list, err := s.ListMedia(t.Context(), "gallery", "user-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range list {
+			if want := reviews[m.JobID]; !reflect.DeepEqual(m.Moderation, want) {
+				t.Errorf("ListMedia %s: Moderation = %+v, want %+v", m.ID, m.Moderation, want)
+			}
+		}
+	})
+}
+
+// A database made by the first schema version upgrades in place: its media
+// keep their facts and read back without moderation, and new media record
+// theirs.
+func TestOpenUpgradesSchema(t *testing.T) {
+	t.Parallel()
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			url, path := e.url(t)
+			var (
+				db      *sql.DB
+				err     error
+				dialect = goose.DialectSQLite3
+			)
+			if e.name == "sqlite" {
+				db, err = sql.Open("sqlite", "file:"+path)
+			} else {
+				db, err = sql.Open("pgx", url)
+				dialect = goose.DialectPostgres
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			p, err := goose.NewProvider(dialect, db, os.DirFS(filepath.Join("migrations", e.name)), goose.WithTableName("ximage_schema"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.UpTo(t.Context(), 1); err != nil {
+				t.Fatalf("first schema version: %v", err)
+			}
+			// A media row as version 1 wrote it.
+			if _, err := db.ExecContext(t.Context(), `INSERT INTO ximage_media (id, job_id, source_type, source_id, doc, created_at)
+				VALUES ('med_old', 'job_old', 'gallery', 'user-1', '{"width":300,"height":200}', 1700000000000)`); err != nil {
+				t.Fatal(err)
+			}
+
+			s, err := store.Open(t.Context(), url, path)
+			if err != nil {
+				t.Fatalf("Open on a version 1 database: %v", err)
+			}
+			defer s.Close()
+			old, err := s.Media(t.Context(), "med_old")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if old.Facts.Width != 300 || old.Facts.Height != 200 || old.Moderation != nil {
+				t.Errorf("media of version 1 = %+v, want 300x200 without moderation", old)
+			}
+			insertJob(t, s, "job_new", time.Now())
+			m := media("job_new", time.Now())
+			m.Moderation = &moderation.Review{Status: moderation.Approved, Confidence: 0.99}
+			if err := s.CompleteJob(t.Context(), "job_new", 1, m, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Media(t.Context(), m.ID); err != nil || !reflect.DeepEqual(got.Moderation, m.Moderation) {
+				t.Errorf("new media after the upgrade: %+v, %v; want moderation %+v", got.Moderation, err, m.Moderation)
+			}
+		})
 	}
 }

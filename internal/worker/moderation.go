@@ -71,38 +71,38 @@ func (w *Worker) check(ctx context.Context, job store.Job, src []byte, attempt i
 	return res, nil
 }
 
-// decide applies the recipe's policy to what moderation found. It returns
-// nil when the upload may be published, errRejected once a rejection is
-// recorded, and the provider's failure when the image could not be checked
-// (retried; on the last attempt published only if the policy fails open).
-func (w *Worker) decide(ctx context.Context, job store.Job, r Recipe, c checked, attempt int, last bool) error {
+// decide applies the recipe's policy to what moderation found. When the
+// upload may be published it returns what to keep with the media (nil for
+// a recipe that is not moderated); it returns errRejected once a rejection
+// is recorded, and the provider's failure when the image could not be
+// checked (retried; on the last attempt published unchecked only if the
+// policy fails open).
+func (w *Worker) decide(ctx context.Context, job store.Job, r Recipe, c checked, attempt int, last bool) (*moderation.Review, error) {
 	if c.skipped {
-		return nil
+		return nil, nil
 	}
 	log := w.Logger.With("job_id", job.ID, "attempt", attempt)
 	if c.err != nil {
 		var unavailable moderationUnavailable
 		if !errors.As(c.err, &unavailable) || !last || !r.Moderation.FailOpen {
-			return c.err
+			return nil, c.err
 		}
 		log.Warn("moderation unavailable on the last attempt: publishing unchecked (fail-open)", "err", c.err)
-		return nil
+		return &moderation.Review{Status: moderation.Unchecked}, nil
 	}
 	d := r.Moderation.Decide(c.res)
 	if !d.Rejected {
-		if len(d.Annotations) > 0 {
-			log.Info("moderation annotations", "flags", d.Annotations, "confidence", c.res.Confidence, "provider", c.res.Provider)
-		}
-		return nil
+		review := d.Review(c.res)
+		return &review, nil
 	}
 	job.Outcome, job.Attempts, job.Moderation = store.Rejected, attempt, d.Details(c.res)
 	if err := w.Store.FinishJob(ctx, job, w.announce(ctx, job.ID, store.Rejected)); err != nil {
-		return fmt.Errorf("record rejection: %w", err)
+		return nil, fmt.Errorf("record rejection: %w", err)
 	}
 	if attempt > 1 {
 		// An earlier attempt may have been approved and stored outputs
 		// before failing: a rejected job leaves nothing public.
 		w.removeOutputs(ctx, job)
 	}
-	return errRejected
+	return nil, errRejected
 }

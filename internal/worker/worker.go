@@ -272,7 +272,8 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last b
 	_, end = w.stage(ctx, "moderation")
 	verdict := <-checked // only the wait beyond imaging is moderation's own time
 	end(nil)
-	if err := w.decide(ctx, job, recipe, verdict, attempt, last); err != nil {
+	review, err := w.decide(ctx, job, recipe, verdict, attempt, last)
+	if err != nil {
 		return err
 	}
 	ctx, end = w.stage(ctx, "store")
@@ -307,7 +308,7 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last b
 	}
 	return w.Store.CompleteJob(ctx, job.ID, attempt, store.Media{
 		ID: mediaID, JobID: job.ID, SourceType: job.SourceType, SourceID: job.SourceID,
-		Facts: facts, CreatedAt: time.Now(),
+		Facts: facts, Moderation: review, CreatedAt: time.Now(),
 	}, w.announce(ctx, job.ID, store.Complete))
 }
 
