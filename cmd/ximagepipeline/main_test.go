@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,8 +16,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/spf13/pflag"
 
 	"github.com/ximagepipeline/ximagepipeline"
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
@@ -32,6 +29,7 @@ func TestOptionPrecedence(t *testing.T) {
 data-dir: /from/file
 prefix: /from-file
 max-attempts: 7
+shutdown-grace: 45s
 allowed-type: [image/jpeg, image/avif]
 variants:
   thumb: {width: 200, height: 200, fit: cover}
@@ -41,8 +39,7 @@ sourceTypes:
 	t.Setenv("PREFIX", "/from-env")
 	t.Setenv("MAX_ATTEMPTS", "5")
 	var o options
-	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	o.addFlags(fs, true)
+	fs := newFlagSet(&o)
 	if err := fs.Parse([]string{"--config", file, "--max-attempts", "9"}); err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +49,9 @@ sourceTypes:
 	cfg := o.config()
 	if cfg.DataDir != "/from/file" || cfg.Prefix != "/from-env" || cfg.MaxAttempts != 9 {
 		t.Errorf("data dir %q (want file), prefix %q (want env), attempts %d (want flag 9)", cfg.DataDir, cfg.Prefix, cfg.MaxAttempts)
+	}
+	if o.shutdownGrace != 45*time.Second {
+		t.Errorf("shutdown grace %s, want the file's 45s", o.shutdownGrace)
 	}
 	if len(cfg.AllowedTypes) != 2 || cfg.AllowedTypes[1] != "image/avif" {
 		t.Errorf("allowed types from the file's list: %v", cfg.AllowedTypes)
@@ -69,16 +69,7 @@ sourceTypes:
 func TestCommandLine(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "ximagepipeline")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	bin := buildBinary(t)
 	// An OTLP/HTTP receiver: the server exports its traces there.
 	var traced atomic.Int32
 	otlp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -87,23 +78,9 @@ func TestCommandLine(t *testing.T) {
 		}
 	}))
 	defer otlp.Close()
-	srv := exec.Command(bin, "serve", "--addr", addr, "--data-dir", filepath.Join(dir, "data"), "--log-level", "error")
-	srv.Env = append(os.Environ(), "OTEL_EXPORTER_OTLP_ENDPOINT="+otlp.URL, "OTEL_BSP_SCHEDULE_DELAY=100")
-	srv.Stderr = os.Stderr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Signal(os.Interrupt); srv.Wait() })
-	server := "http://" + addr + "/image-pipeline"
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("server did not start")
-		}
-	}
+	srv := startServer(t, bin, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + otlp.URL, "OTEL_BSP_SCHEDULE_DELAY=100"},
+		"--data-dir", filepath.Join(dir, "data"))
+	server, addr := srv.base(), srv.addr
 
 	run := func(args ...string) (int, []byte) {
 		t.Helper()

@@ -43,6 +43,8 @@ type options struct {
 	stagingGrace    time.Duration
 	allowedTypes    []string
 	maxUploads      int
+	// shutdownGrace is how long running jobs may finish on SIGTERM.
+	shutdownGrace time.Duration
 
 	// From the config file only: they are maps, not flags.
 	variants    map[string]ximagepipeline.VariantSpec
@@ -71,6 +73,7 @@ func (o *options) addFlags(fs *pflag.FlagSet, server bool) {
 	fs.DurationVar(&o.stagingGrace, "staging-grace", ximagepipeline.DefaultStagingGrace, "age at which a staged file with no job (an upload that died half-way) is removed")
 	fs.StringArrayVar(&o.allowedTypes, "allowed-type", nil, "MIME type accepted, sniffed from the bytes (repeatable; default image/jpeg, image/png, image/webp, image/gif; image/avif and image/heic opt in)")
 	fs.IntVar(&o.maxUploads, "max-concurrent-uploads", ximagepipeline.DefaultMaxConcurrentUploads, "uploads received at once; more answer 503 BUSY with Retry-After")
+	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", defaultShutdownGrace, "on SIGTERM or SIGINT, how long requests and running jobs may finish before the jobs are handed back to the queue; keep it below the process manager's stop timeout")
 	fs.StringArrayVar(&o.webhookURLs, "webhook-url", nil, "URL receiving job.completed, job.rejected and job.failed (repeatable; docs/webhooks.md)")
 	fs.StringVar(&o.webhookSecret, "webhook-secret", "", "secret signing the webhooks (HMAC-SHA256); required with --webhook-url")
 	o.s3.addFlags(fs)
@@ -129,7 +132,13 @@ func (o *options) load(fs *pflag.FlagSet) error {
 			}
 		}
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	if o.shutdownGrace <= 0 {
+		return fmt.Errorf("--shutdown-grace %s: must be above 0, such as 30s (the jobs' time to finish on SIGTERM)", o.shutdownGrace)
+	}
+	return nil
 }
 
 func (o *options) loadMaps(file map[string]any) error {
@@ -176,6 +185,8 @@ func (o *options) config() ximagepipeline.Config {
 	}
 }
 
-// shutdownGrace is how long running jobs get to finish on SIGTERM before
-// they are handed back to the queue.
-const shutdownGrace = 30 * time.Second
+// defaultShutdownGrace is how long requests and running jobs get to finish
+// on SIGTERM before the jobs are handed back to the queue. The process
+// manager's stop timeout must leave a few seconds more for the hand-back
+// (docs/deployment.md).
+const defaultShutdownGrace = 30 * time.Second

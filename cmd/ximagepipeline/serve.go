@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,7 +40,7 @@ func serveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), o.addr, cfg, guard)
+			return serve(cmd.Context(), o.addr, o.shutdownGrace, cfg, guard)
 		},
 	}
 	o.addFlags(cmd.Flags(), true)
@@ -48,7 +49,7 @@ func serveCommand() *cobra.Command {
 	return cmd
 }
 
-func serve(ctx context.Context, addr string, cfg ximagepipeline.Config, guard access.Config) error {
+func serve(ctx context.Context, addr string, grace time.Duration, cfg ximagepipeline.Config, guard access.Config) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	p, err := ximagepipeline.New(ctx, cfg)
@@ -79,16 +80,13 @@ func serve(ctx context.Context, addr string, cfg ximagepipeline.Config, guard ac
 		p.Close(context.Background())
 		return err
 	}
-	// Long polls and event streams run on a context that ends when the
-	// server shuts down, so they answer at once instead of holding it up.
-	base, endRequests := context.WithCancel(context.Background())
-	defer endRequests()
+	stopping, endWaits := context.WithCancel(context.Background())
+	defer endWaits()
 	srv := &http.Server{
-		Handler:           guard.Wrap(prefix, mux),
+		Handler:           guard.Wrap(prefix, endWaitsOnShutdown(stopping, prefix, mux)),
 		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return base },
 	}
-	srv.RegisterOnShutdown(endRequests)
+	srv.RegisterOnShutdown(endWaits)
 	cfg.Logger.Info("serving", "addr", ln.Addr().String(), "prefix", prefix, "workers", !cfg.DisableWorkers)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -96,16 +94,35 @@ func serve(ctx context.Context, addr string, cfg ximagepipeline.Config, guard ac
 	case err = <-errc:
 	case <-ctx.Done():
 	}
-	cfg.Logger.Info("shutting down")
-	// Requests and running jobs each get their own grace: uploads in
-	// flight finish first, then jobs have shutdownGrace before they are
-	// handed back to the queue.
-	hctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	cfg.Logger.Info("shutting down: finishing requests and running jobs", "grace", grace.String())
+	// One deadline for the whole stop, so that the process ends within the
+	// grace (plus the hand-back) however long the requests take: uploads in
+	// flight finish first while the workers go on, then the workers stop
+	// taking jobs and what still runs at the deadline is handed back.
+	stopCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	err = errors.Join(ignoreClosed(err), srv.Shutdown(hctx))
-	pctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	return errors.Join(err, p.Close(pctx))
+	err = errors.Join(ignoreClosed(err), srv.Shutdown(stopCtx))
+	return errors.Join(err, p.Close(stopCtx))
+}
+
+// endWaitsOnShutdown ends the requests that wait for a job (a status with
+// ?wait, an event stream) once stopping is done, when the server shuts
+// down: they answer at once with the status so far instead of holding the
+// stop up. Every other request keeps its context and runs to its end: an
+// upload in flight still gets its 202.
+func endWaitsOnShutdown(stopping context.Context, prefix string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.Path
+		waits := r.Method == http.MethodGet && (strings.HasPrefix(path, prefix+"/events/") ||
+			strings.HasPrefix(path, prefix+"/status/") && r.URL.Query().Has("wait"))
+		if waits {
+			ctx, cancel := context.WithCancel(r.Context())
+			defer cancel()
+			defer context.AfterFunc(stopping, cancel)()
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func ignoreClosed(err error) error {
@@ -136,12 +153,12 @@ func workerCommand() *cobra.Command {
 			}
 			cfg.Logger.Info("worker started", "concurrency", cfg.Concurrency)
 			<-ctx.Done()
-			// Stop taking jobs; running ones get shutdownGrace to finish,
-			// then are cancelled and handed back to the queue.
-			cfg.Logger.Info("worker stopping: finishing running jobs", "grace", shutdownGrace.String())
-			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			// Stop taking jobs; running ones get the grace to finish, then
+			// are cancelled and handed back to the queue.
+			cfg.Logger.Info("worker stopping: finishing running jobs", "grace", o.shutdownGrace.String())
+			stopCtx, cancel := context.WithTimeout(context.Background(), o.shutdownGrace)
 			defer cancel()
-			if err := p.Close(sctx); err != nil {
+			if err := p.Close(stopCtx); err != nil {
 				return err
 			}
 			cfg.Logger.Info("worker stopped")
