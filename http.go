@@ -186,7 +186,7 @@ func (p *Pipeline) handleStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	job, err := p.WaitStatus(r.Context(), r.PathValue("jobId"), wait)
 	if job != nil && r.Context().Err() != nil {
-		err = nil // the server is stopping: answer what is known
+		err = nil // the request's context ended (a host stopping): answer what is known
 	}
 	if err != nil {
 		p.fail(w, r, err, errInternal)
@@ -259,7 +259,7 @@ func (p *Pipeline) handleEvents(w http.ResponseWriter, r *http.Request) {
 		for next.Status == job.Status {
 			next, err = p.waitChange(r.Context(), jobID, job.Status, 15*time.Second)
 			if err != nil {
-				return // the client left
+				return // the client left, or the server is stopping
 			}
 			if next.Status == job.Status && !send(": keep-alive\n\n") {
 				return

@@ -96,6 +96,68 @@ func TestEventStream(t *testing.T) {
 	}
 }
 
+// TestEndWaits: at the start of a stop, long polls and event streams answer
+// at once with the status so far, later ones do not wait, and uploads are
+// still taken.
+func TestEndWaits(t *testing.T) {
+	t.Parallel()
+	e, gs, id := heldJob(t, 0)
+	defer close(gs.hold)
+
+	type answer struct {
+		code int
+		body map[string]any
+	}
+	polled := make(chan answer, 1)
+	go func() {
+		code, body := e.get(e.prefix() + "/status/" + id + "?wait=60s")
+		polled <- answer{code, body}
+	}()
+	resp, err := http.Get(e.srv.URL + e.prefix() + "/events/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := readEvents(t, resp.Body)
+	if first := <-events; first["status"] != "PROCESSING" {
+		t.Fatalf("first event %v, want PROCESSING", first)
+	}
+	select {
+	case a := <-polled:
+		t.Fatalf("the long poll answered %d %v before the stop", a.code, a.body)
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	e.p.EndWaits()
+	want := map[string]any{"jobId": id, "status": "PROCESSING"}
+	select {
+	case a := <-polled:
+		if a.code != http.StatusAccepted || !jsonEqual(a.body, want) {
+			t.Errorf("long poll at the stop: %d %v, want 202 %v", a.code, a.body, want)
+		}
+	case <-time.After(pollDeadline):
+		t.Fatal("the long poll did not answer at the stop")
+	}
+	select {
+	case ev, open := <-events:
+		if open {
+			t.Errorf("the event stream sent %v at the stop, want it to end", ev)
+		}
+	case <-time.After(pollDeadline):
+		t.Fatal("the event stream did not end at the stop")
+	}
+	start := time.Now()
+	if code, body := e.get(e.prefix() + "/status/" + id + "?wait=60s"); code != http.StatusAccepted || !jsonEqual(body, want) {
+		t.Errorf("long poll after the stop began: %d %v, want 202 %v", code, body, want)
+	}
+	if waited := time.Since(start); waited > pollDeadline {
+		t.Errorf("a long poll after the stop began waited %s", waited)
+	}
+	if code, body := e.upload(field("sourceType", "avatar"), field("sourceId", "u1"), file("a.jpg", testimages.OrientedJPEG(testimages.Quadrants(64, 48), 1))); code != http.StatusAccepted {
+		t.Errorf("upload after EndWaits: %d %v, want 202", code, body)
+	}
+}
+
 // readEvents decodes the data of each "status" event until the stream ends.
 func readEvents(t *testing.T, r io.Reader) <-chan map[string]any {
 	out := make(chan map[string]any)

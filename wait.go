@@ -2,6 +2,7 @@ package ximagepipeline
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -15,6 +16,24 @@ const recheckInterval = time.Second
 type waiters struct {
 	mu sync.Mutex
 	m  map[string][]chan struct{}
+
+	endOnce sync.Once
+	ended   chan struct{} // closed by end: nobody waits any more
+}
+
+// end makes every wait answer now, and later ones not wait.
+func (w *waiters) end() {
+	w.endOnce.Do(func() { close(w.done()) })
+}
+
+// done is closed once the waits have ended.
+func (w *waiters) done() chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ended == nil {
+		w.ended = make(chan struct{})
+	}
+	return w.ended
 }
 
 func (w *waiters) add(jobID string) chan struct{} {
@@ -62,16 +81,32 @@ func (s JobStatus) Final() bool {
 
 // WaitStatus is GetStatus that, for a job still PENDING or PROCESSING,
 // waits up to d for it to change, then answers its status then. When ctx
-// ends first it returns the status so far with ctx's error.
+// ends first it returns the status so far with ctx's error; after EndWaits
+// it returns the status so far at once.
 func (p *Pipeline) WaitStatus(ctx context.Context, jobID string, d time.Duration) (*Job, error) {
-	return p.waitChange(ctx, jobID, "", d)
+	job, err := p.waitChange(ctx, jobID, "", d)
+	if errors.Is(err, errWaitsEnded) {
+		err = nil
+	}
+	return job, err
 }
+
+// EndWaits makes every request waiting for a job (a status with ?wait, an
+// event stream, WaitStatus) answer now with the status so far, and later
+// ones answer without waiting. A server calls it as it starts to shut down
+// (http.Server.RegisterOnShutdown), so that long polls do not hold up the
+// stop while uploads in flight still finish; Close calls it too.
+func (p *Pipeline) EndWaits() { p.waiters.end() }
+
+// errWaitsEnded is waitChange's answer after EndWaits.
+var errWaitsEnded = errors.New("the server is stopping")
 
 // waitChange answers as soon as the job's status differs from last (any
 // status when last is empty and the job is final), or when d is over.
 func (p *Pipeline) waitChange(ctx context.Context, jobID string, last JobStatus, d time.Duration) (*Job, error) {
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
+	ended := p.waiters.done()
 	for {
 		ch := p.waiters.add(jobID)
 		job, err := p.GetStatus(ctx, jobID)
@@ -90,7 +125,11 @@ func (p *Pipeline) waitChange(ctx context.Context, jobID string, last JobStatus,
 		case <-ctx.Done():
 			recheck.Stop()
 			p.waiters.remove(jobID, ch)
-			return job, ctx.Err() // the status so far, for a server that is stopping
+			return job, ctx.Err() // the status so far
+		case <-ended:
+			recheck.Stop()
+			p.waiters.remove(jobID, ch)
+			return job, errWaitsEnded
 		}
 		recheck.Stop()
 		p.waiters.remove(jobID, ch)

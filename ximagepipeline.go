@@ -221,9 +221,11 @@ func recipes(cfg Config) map[string]worker.Recipe {
 	return out
 }
 
-// Close stops taking jobs, lets running ones finish until ctx ends (then
-// hands them back to the queue), and closes the database.
+// Close ends the waits (EndWaits), stops taking jobs, lets running ones
+// finish until ctx ends (then hands them back to the queue), and closes the
+// database.
 func (p *Pipeline) Close(ctx context.Context) error {
+	p.EndWaits()
 	return errors.Join(p.queue.Stop(ctx), p.release())
 }
 

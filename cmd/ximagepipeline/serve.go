@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -80,13 +79,13 @@ func serve(ctx context.Context, addr string, grace time.Duration, cfg ximagepipe
 		p.Close(context.Background())
 		return err
 	}
-	stopping, endWaits := context.WithCancel(context.Background())
-	defer endWaits()
 	srv := &http.Server{
-		Handler:           guard.Wrap(prefix, endWaitsOnShutdown(stopping, prefix, mux)),
+		Handler:           guard.Wrap(prefix, mux),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	srv.RegisterOnShutdown(endWaits)
+	// Long polls and event streams answer at once when the stop begins;
+	// every other request (an upload above all) runs to its end.
+	srv.RegisterOnShutdown(p.EndWaits)
 	cfg.Logger.Info("serving", "addr", ln.Addr().String(), "prefix", prefix, "workers", !cfg.DisableWorkers)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -103,26 +102,6 @@ func serve(ctx context.Context, addr string, grace time.Duration, cfg ximagepipe
 	defer cancel()
 	err = errors.Join(ignoreClosed(err), srv.Shutdown(stopCtx))
 	return errors.Join(err, p.Close(stopCtx))
-}
-
-// endWaitsOnShutdown ends the requests that wait for a job (a status with
-// ?wait, an event stream) once stopping is done, when the server shuts
-// down: they answer at once with the status so far instead of holding the
-// stop up. Every other request keeps its context and runs to its end: an
-// upload in flight still gets its 202.
-func endWaitsOnShutdown(stopping context.Context, prefix string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		path := r.URL.Path
-		waits := r.Method == http.MethodGet && (strings.HasPrefix(path, prefix+"/events/") ||
-			strings.HasPrefix(path, prefix+"/status/") && r.URL.Query().Has("wait"))
-		if waits {
-			ctx, cancel := context.WithCancel(r.Context())
-			defer cancel()
-			defer context.AfterFunc(stopping, cancel)()
-			r = r.WithContext(ctx)
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 func ignoreClosed(err error) error {

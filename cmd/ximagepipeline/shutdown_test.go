@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -187,44 +186,6 @@ func TestGracefulStop(t *testing.T) {
 		}
 		checkMedia(t, again, st)
 	})
-}
-
-// TestEndWaitsOnShutdown: at a stop, the requests that wait for a job
-// answer at once; the others (an upload above all) keep their context.
-func TestEndWaitsOnShutdown(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		method, target string
-		ends           bool
-	}{
-		{http.MethodGet, "/image-pipeline/status/job_1?wait=30s", true},
-		{http.MethodGet, "/image-pipeline/events/job_1", true},
-		{http.MethodGet, "/image-pipeline/status/job_1", false},
-		{http.MethodGet, "/image-pipeline/media?sourceType=avatar&sourceId=u1", false},
-		{http.MethodPost, "/image-pipeline/upload", false},
-	} {
-		stopping, stop := context.WithCancel(context.Background())
-		ended := false
-		h := endWaitsOnShutdown(stopping, "/image-pipeline", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			// The server shuts down while the request runs. A context that
-			// must stay is watched for 200 ms; one that must end gets a
-			// bound that only catches a hang (it ends at once).
-			stop()
-			wait := 200 * time.Millisecond
-			if tc.ends {
-				wait = 10 * time.Second
-			}
-			select {
-			case <-r.Context().Done():
-				ended = true
-			case <-time.After(wait):
-			}
-		}))
-		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(tc.method, tc.target, nil))
-		if ended != tc.ends {
-			t.Errorf("%s %s: ended at the stop %v, want %v", tc.method, tc.target, ended, tc.ends)
-		}
-	}
 }
 
 // TestShutdownGraceValidated: a grace of zero or less is refused at start.
