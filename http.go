@@ -34,24 +34,19 @@ func (p *Pipeline) Handler() http.Handler {
 
 // handleUpload answers an upload: 202 with the job id, or the refusal.
 func (p *Pipeline) handleUpload(w http.ResponseWriter, r *http.Request) {
-	// A bounded number of uploads are received at once; past that the
-	// client is told to come back rather than the server running out of
-	// memory or file handles.
 	ctx, done := p.traceUpload(r.Context())
-	select {
-	case p.uploadSlots <- struct{}{}:
-		defer func() { <-p.uploadSlots }()
-	default:
-		done("", ErrBusy)
+	r = r.WithContext(ctx)
+	r.Body = http.MaxBytesReader(w, r.Body, p.cfg.MaxFileSize+1<<20) // room for fields and framing
+	jobID, busy, err := p.receiveUpload(r)
+	done(jobID, err)
+	if busy {
+		// Overloaded: the body is left unread and the connection closed.
 		w.Header().Set("Retry-After", "1")
 		writeError(w, ErrBusy)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, p.cfg.MaxFileSize+1<<20) // room for fields and framing
-	jobID, err := p.readUpload(r.WithContext(ctx))
-	done(jobID, err)
 	if err != nil {
-		p.fail(w, r, err, ErrBadUpload)
+		p.refuseUpload(w, r, err)
 		return
 	}
 	p.cfg.Logger.Info("upload accepted", "request_id", RequestID(r.Context()), "job_id", jobID)
@@ -60,6 +55,42 @@ func (p *Pipeline) handleUpload(w http.ResponseWriter, r *http.Request) {
 		"message":   "File uploaded. Processing started.",
 		"statusUrl": p.cfg.Prefix + "/status/" + jobID,
 	})
+}
+
+// receiveUpload reads an upload in one of a bounded number of slots: past
+// that the client is told to come back (busy) rather than the server
+// running out of memory or file handles.
+func (p *Pipeline) receiveUpload(r *http.Request) (jobID string, busy bool, err error) {
+	select {
+	case p.uploadSlots <- struct{}{}:
+		defer func() { <-p.uploadSlots }()
+	default:
+		return "", true, ErrBusy
+	}
+	jobID, err = p.readUpload(r)
+	return jobID, false, err
+}
+
+// drainTime bounds how long a refused upload's body is read after the
+// answer (refuseUpload).
+const drainTime = 30 * time.Second
+
+// refuseUpload answers a refused upload, then reads what is left of its
+// body, up to the body limit and for at most drainTime, outside the upload
+// slots. Most clients send the whole
+// body before they read the answer: closing the connection while they
+// still send resets it, and they lose the answer. The answer goes first,
+// so that a client that reads while it sends can stop early.
+func (p *Pipeline) refuseUpload(w http.ResponseWriter, r *http.Request, err error) {
+	rc := http.NewResponseController(w)
+	full := rc.EnableFullDuplex() == nil // read the body after the answer is written
+	p.fail(w, r, err, ErrBadUpload)
+	if !full {
+		return
+	}
+	_ = rc.Flush()
+	_ = rc.SetReadDeadline(time.Now().Add(drainTime))
+	_, _ = io.Copy(io.Discard, r.Body)
 }
 
 // readUpload reads the multipart body part by part, streaming the file to

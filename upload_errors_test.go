@@ -1,14 +1,19 @@
 package ximagepipeline_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	xip "github.com/ximagepipeline/ximagepipeline"
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
@@ -379,4 +384,62 @@ func TestUploadAllowedTypes(t *testing.T) {
 	}
 	e.assertNothingStaged()
 	e.uploadOK("gallery", "u", "a.jpg", testimages.JPEG(testimages.Quadrants(20, 20), 80))
+}
+
+// TestRefusalReachesASendingClient: a refusal decided early (from the
+// fields, or the file's first bytes) reaches a client that sends its whole
+// body before it reads the answer, as many do, with or without
+// "Expect: 100-continue". The server must read the rest of the body rather
+// than close a connection the client is still writing to, which resets it
+// and loses the answer.
+func TestRefusalReachesASendingClient(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *xip.Config) { c.DisableWorkers = true })
+	addr := strings.TrimPrefix(e.srv.URL, "http://")
+	big := make([]byte, 12<<20) // far more than the socket buffers hold
+	copy(big, testimages.JPEG(testimages.Quadrants(64, 48), 80))
+	svg := append([]byte(`<svg xmlns="http://www.w3.org/2000/svg">`), make([]byte, 12<<20)...)
+	for _, tc := range []struct {
+		name   string
+		parts  []part
+		expect bool
+		want   map[string]any
+	}{
+		{"unknown source type", []part{field("sourceType", "poster"), field("sourceId", "u1"), file("a.jpg", big)}, false, errBody("Unknown sourceType: poster", "UNKNOWN_SOURCE_TYPE")},
+		{"unknown source type, 100-continue", []part{field("sourceType", "poster"), field("sourceId", "u1"), file("a.jpg", big)}, true, errBody("Unknown sourceType: poster", "UNKNOWN_SOURCE_TYPE")},
+		{"file type, 100-continue", []part{field("sourceType", "avatar"), field("sourceId", "u1"), file("a.jpg", svg)}, true, errBody("File type image/svg+xml not allowed", "FILE_TYPE_NOT_ALLOWED")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body, ctype := form(tc.parts...)
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(pollDeadline))
+			head := fmt.Sprintf("POST %s/upload HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n", e.prefix(), addr, ctype, len(body))
+			if tc.expect {
+				head += "Expect: 100-continue\r\n"
+			}
+			// Everything is written before anything is read.
+			if _, err := conn.Write(append([]byte(head+"\r\n"), body...)); err != nil {
+				t.Fatalf("sending the upload: %v (the server stopped reading it)", err)
+			}
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			for err == nil && resp.StatusCode == http.StatusContinue {
+				resp, err = http.ReadResponse(br, nil)
+			}
+			if err != nil {
+				t.Fatalf("reading the answer: %v", err)
+			}
+			var got map[string]any
+			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+				t.Fatalf("answer %d: %v", resp.StatusCode, err)
+			}
+			if resp.StatusCode != http.StatusBadRequest || !jsonEqual(got, tc.want) {
+				t.Errorf("answer %d %v, want 400 %v", resp.StatusCode, got, tc.want)
+			}
+		})
+	}
 }
