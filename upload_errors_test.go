@@ -120,6 +120,7 @@ func TestUploadRefusals(t *testing.T) {
 		{name: "script named jpg", parts: []part{st, sid, lying("a.jpg", script, "image/jpeg")}, status: 400, msg: "File type text/plain not allowed", code: "FILE_TYPE_NOT_ALLOWED"},
 		{name: "binary garbage", parts: []part{st, sid, lying("a.webp", []byte{0, 1, 2, 3, 4, 5, 0xfe, 0xff}, "image/webp")}, status: 400, msg: "File type application/octet-stream not allowed", code: "FILE_TYPE_NOT_ALLOWED"},
 		{name: "bmp", parts: []part{st, sid, lying("a.bmp", append([]byte("BM"), make([]byte, 60)...), "image/bmp")}, status: 400, msg: "File type image/bmp not allowed", code: "FILE_TYPE_NOT_ALLOWED"},
+		{name: "tiff named jpg", parts: []part{st, sid, lying("a.jpg", append([]byte("II*\x00\x08\x00\x00\x00"), make([]byte, 60)...), "image/jpeg")}, status: 400, msg: "File type image/tiff not allowed", code: "FILE_TYPE_NOT_ALLOWED"},
 		{name: "avif is opt-in", parts: []part{st, sid, lying("a.avif", avifHead, "image/avif")}, status: 400, msg: "File type image/avif not allowed", code: "FILE_TYPE_NOT_ALLOWED"},
 		{name: "type before size", parts: []part{st, sid, lying("a.svg", bigSVG, "image/svg+xml")}, status: 400, msg: "File type image/svg+xml not allowed", code: "FILE_TYPE_NOT_ALLOWED"},
 

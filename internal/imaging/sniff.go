@@ -12,9 +12,10 @@ const sniffLen = 512
 
 // Sniff returns the MIME type of data from its first bytes (at most 512
 // are used), never from a name or a client's Content-Type. It adds to
-// http.DetectContentType the ISO-BMFF brands of AVIF and HEIC and the
+// http.DetectContentType the ISO-BMFF brands of AVIF and HEIC, the
 // detection of SVG (which must never be decoded as an image: it can load
-// external resources). Parameters such as charset are dropped.
+// external resources), and TIFF, JPEG XL and Photoshop files (never decoded,
+// named in refusals). Parameters such as charset are dropped.
 func Sniff(head []byte) string {
 	head = head[:min(len(head), sniffLen)]
 	if t := sniffFtyp(head); t != "" {
@@ -23,11 +24,29 @@ func Sniff(head []byte) string {
 	if isSVG(head) {
 		return "image/svg+xml"
 	}
+	if t := sniffOther(head); t != "" {
+		return t
+	}
 	t, _, err := mime.ParseMediaType(http.DetectContentType(head))
 	if err != nil {
 		return "application/octet-stream"
 	}
 	return t
+}
+
+// sniffOther names image formats that are never decoded but that users
+// upload, so that the refusal names them: "File type image/tiff not
+// allowed" says more than application/octet-stream.
+func sniffOther(head []byte) string {
+	switch {
+	case bytes.HasPrefix(head, []byte("II*\x00")), bytes.HasPrefix(head, []byte("MM\x00*")):
+		return "image/tiff"
+	case bytes.HasPrefix(head, []byte("\xff\x0a")), bytes.HasPrefix(head, []byte("\x00\x00\x00\x0cJXL \x0d\x0a\x87\x0a")):
+		return "image/jxl"
+	case bytes.HasPrefix(head, []byte("8BPS")):
+		return "image/vnd.adobe.photoshop"
+	}
+	return ""
 }
 
 // sniffFtyp recognises HEIF files by the brands in their leading ftyp box.
