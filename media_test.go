@@ -1,8 +1,10 @@
 package ximagepipeline_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	xip "github.com/ximagepipeline/ximagepipeline"
@@ -174,5 +176,38 @@ func TestConfigRoute(t *testing.T) {
 	}
 	if !jsonEqual(body["variantPresets"].(map[string]any)["hero"], []string{"lg", "xl", "2xl"}) {
 		t.Errorf("hero preset: %v", body["variantPresets"].(map[string]any)["hero"])
+	}
+}
+
+// TestAVIFVariants: with formats [webp, avif] the media's urls list the WebP
+// files only, and its variants hold each AVIF file beside the WebP one
+// under "{name}.avif", as the README says.
+func TestAVIFVariants(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *xip.Config) {
+		c.SourceTypes = map[string]xip.SourceType{"product": {Variants: []string{"sm", "md"}, Quality: 80, Formats: []string{"webp", "avif"}}}
+	})
+	m := e.waitMedia(e.uploadOK("product", "p1", "a.jpg", testimages.JPEG(testimages.Quadrants(300, 200), 90)))
+	urls, _ := m["urls"].(map[string]any)
+	variants, _ := m["variants"].(map[string]any)
+	if len(urls) != 2 || len(variants) != 4 {
+		t.Fatalf("urls %v, variants %v: want sm and md in urls, and sm, md, sm.avif, md.avif in variants", urls, variants)
+	}
+	for _, name := range []string{"sm", "md"} {
+		webp, _ := variants[name].(map[string]any)
+		avif, _ := variants[name+".avif"].(map[string]any)
+		if webp == nil || avif == nil {
+			t.Fatalf("variants %v: want %s and %s.avif", variants, name, name)
+		}
+		if url, _ := urls[name].(string); url != webp["url"] || !strings.HasSuffix(url, "/"+name+".webp") || webp["format"] != "webp" {
+			t.Errorf("%s: urls has %q, variants %v: want the WebP file in both", name, url, webp)
+		}
+		url, _ := avif["url"].(string)
+		if !strings.HasSuffix(url, "/"+name+".avif") || avif["format"] != "avif" || avif["width"] != webp["width"] || avif["height"] != webp["height"] {
+			t.Errorf("%s.avif: %v, want the AVIF file of %v", name, avif, webp)
+		}
+		if data, ct := e.fetch(url); ct != "image/avif" || !bytes.Contains(data[:min(len(data), 32)], []byte("ftypavif")) {
+			t.Errorf("%s: Content-Type %q, %d bytes starting %q: want an AVIF file", url, ct, len(data), data[:min(len(data), 32)])
+		}
 	}
 }

@@ -22,6 +22,7 @@ type ProcessedImage struct {
 type Output struct {
 	Name   string // variant name, or "original"
 	Format string // webp, avif, or the source format for the original
+	Ext    string // file extension, as storage names the file: Format, except "jpg" for "jpeg"
 	Width  int
 	Height int
 	Data   []byte
@@ -49,10 +50,10 @@ func ProcessImage(ctx context.Context, cfg Config, sourceType string, src []byte
 		Format: res.Source.Format, FocalPoint: Point(res.FocalPoint),
 	}
 	for _, o := range res.Variants {
-		out.Outputs = append(out.Outputs, Output{Name: o.Name, Format: o.Format, Width: o.Width, Height: o.Height, Data: o.Data})
+		out.Outputs = append(out.Outputs, Output{Name: o.Name, Format: o.Format, Ext: o.Ext, Width: o.Width, Height: o.Height, Data: o.Data})
 	}
 	if o := res.Original; o != nil {
-		out.Outputs = append(out.Outputs, Output{Name: o.Name, Format: o.Format, Width: o.Width, Height: o.Height, Data: o.Data})
+		out.Outputs = append(out.Outputs, Output{Name: o.Name, Format: o.Format, Ext: o.Ext, Width: o.Width, Height: o.Height, Data: o.Data})
 	}
 	return out, nil
 }

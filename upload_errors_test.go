@@ -41,6 +41,8 @@ func TestUploadRefusals(t *testing.T) {
 	bigJPEG := testimages.Pad(jpg, smallLimit+1)
 	bigSVG := append(append([]byte{}, svg...), bytes.Repeat([]byte("<!-- padding -->\n"), smallLimit/16)...)
 	hugeBig := testimages.Pad(testimages.HugePNG(64000, 64000), smallLimit+1)
+	cut, cutType := form(st, sid, file("a.jpg", jpg))
+	cut = cut[:len(cut)-len(jpg)/2] // ends inside the file part
 
 	const (
 		noFile   = "No file provided"
@@ -72,6 +74,9 @@ func TestUploadRefusals(t *testing.T) {
 		{name: "no file and unknown type", parts: []part{field("sourceType", "nope"), sid}, status: 400, msg: noFile, code: "NO_FILE"},
 		{name: "empty file and missing sourceId", parts: []part{st, file("a.jpg", nil)}, status: 400, msg: noFile, code: "NO_FILE"},
 		{name: "empty file and unknown type", parts: []part{field("sourceType", "nope"), sid, file("a.jpg", nil)}, status: 400, msg: noFile, code: "NO_FILE"},
+
+		// BAD_UPLOAD (not in the contract's table): the body cannot be read to its end.
+		{name: "body cut off inside the file part", contentType: cutType, raw: cut, status: 400, msg: "Upload could not be read", code: "BAD_UPLOAD"},
 
 		// MISSING_FIELDS
 		{name: "sourceType missing", parts: []part{sid, file("a.jpg", jpg)}, status: 400, msg: missing, code: "MISSING_FIELDS"},

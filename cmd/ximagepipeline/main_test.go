@@ -64,6 +64,53 @@ sourceTypes:
 	}
 }
 
+// TestReadmeConfigExample: the config file the README shows under "Default
+// variants and source types" loads and makes a valid pipeline (a
+// variants key replaces the whole default table, so the example must
+// define every variant its source types use).
+func TestReadmeConfigExample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Default variants and source types\n")
+	if !ok {
+		t.Fatal(`README.md has no section "## Default variants and source types"`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ") // up to the next section
+	_, block, ok := strings.Cut(section, "\n```yaml\n")
+	if !ok {
+		t.Fatal("no ```yaml block in the README's section on default variants and source types")
+	}
+	block, _, ok = strings.Cut(block, "\n```")
+	if !ok {
+		t.Fatal("the README's yaml block is not closed")
+	}
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(file, []byte(block+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var o options
+	fs := newFlagSet(&o)
+	if err := fs.Parse([]string{"--config", file}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.load(fs); err != nil {
+		t.Fatalf("README config example: %v", err)
+	}
+	cfg := o.config()
+	if len(cfg.Variants) == 0 || len(cfg.SourceTypes) == 0 {
+		t.Fatalf("the README example defines no variants or source types: %+v %+v", cfg.Variants, cfg.SourceTypes)
+	}
+	cfg.DataDir, cfg.DisableWorkers = t.TempDir(), true
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	p, err := ximagepipeline.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("README config example: %v", err)
+	}
+	p.Close(context.Background())
+}
+
 // TestCommandLine builds the binary, serves, and drives it as a script
 // would: the client commands' output and exit codes.
 func TestCommandLine(t *testing.T) {

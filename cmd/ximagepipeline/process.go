@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -35,7 +36,7 @@ with one libvips thread.`,
 			if err := o.load(cmd.Flags()); err != nil {
 				return err
 			}
-			return process(cmd.Context(), o.config(), preset, files, repeat, max(threads, 1), outDir)
+			return process(cmd.Context(), cmd.OutOrStdout(), o.config(), preset, files, repeat, max(threads, 1), outDir)
 		},
 	}
 	o.addFlags(cmd.Flags(), false)
@@ -58,7 +59,7 @@ type processLine struct {
 	Sizes       map[string][2]int `json:"sizes"`
 }
 
-func process(ctx context.Context, cfg ximagepipeline.Config, preset string, files []string, repeat, threads int, outDir string) error {
+func process(ctx context.Context, stdout io.Writer, cfg ximagepipeline.Config, preset string, files []string, repeat, threads int, outDir string) error {
 	srcs := make([][]byte, len(files))
 	for i, f := range files {
 		b, err := os.ReadFile(f)
@@ -79,7 +80,7 @@ func process(ctx context.Context, cfg ximagepipeline.Config, preset string, file
 		firstErr error
 		done     int
 		wg       sync.WaitGroup
-		enc      = json.NewEncoder(os.Stdout)
+		enc      = json.NewEncoder(stdout)
 		bar      = newProgress(len(files) * repeat)
 	)
 	start := time.Now()
@@ -102,8 +103,8 @@ func process(ctx context.Context, cfg ximagepipeline.Config, preset string, file
 						Format: res.Format, BlurHash: res.BlurHash, Bytes: map[string]int{}, Sizes: map[string][2]int{},
 					}
 					for _, o := range res.Outputs {
-						line.Bytes[o.Name+"."+o.Format] = len(o.Data)
-						line.Sizes[o.Name+"."+o.Format] = [2]int{o.Width, o.Height}
+						line.Bytes[o.Name+"."+o.Ext] = len(o.Data) // the name writeOutputs gives the file
+						line.Sizes[o.Name+"."+o.Ext] = [2]int{o.Width, o.Height}
 					}
 					enc.Encode(line)
 					if outDir != "" && firstErr == nil {
@@ -136,11 +137,7 @@ func writeOutputs(dir string, res *ximagepipeline.ProcessedImage) error {
 		return err
 	}
 	for _, o := range res.Outputs {
-		ext := o.Format
-		if ext == "jpeg" {
-			ext = "jpg"
-		}
-		if err := os.WriteFile(filepath.Join(dir, o.Name+"."+ext), o.Data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, o.Name+"."+o.Ext), o.Data, 0o644); err != nil {
 			return err
 		}
 	}

@@ -334,6 +334,43 @@ func TestProcessUndecodable(t *testing.T) {
 	}
 }
 
+// TestProcessCorruptScanDecodes pins what docs/imaging.md says: bytes
+// flipped inside a JPEG's entropy-coded data are not refused. libjpeg
+// decodes past them (fail_on=truncated only refuses a cut-off file) and
+// the variants show the damage, as a browser would.
+func TestProcessCorruptScanDecodes(t *testing.T) {
+	t.Parallel()
+	clean := makeJPEG(testimages.Quadrants(256, 256), 1)
+	// Walk the segments to the start of scan; flip bytes halfway through the
+	// scan data, never making or breaking a 0xFF (a marker).
+	i := 2
+	for clean[i+1] != 0xDA {
+		i += 2 + (int(clean[i+2])<<8 | int(clean[i+3]))
+	}
+	start := i + 2 + (int(clean[i+2])<<8 | int(clean[i+3]))
+	corrupt := bytes.Clone(clean)
+	flipped := 0
+	for k := start + (len(corrupt)-start)/2; flipped < 16; k++ {
+		if corrupt[k] == 0xFF || corrupt[k-1] == 0xFF || corrupt[k]^0x5A == 0xFF {
+			continue
+		}
+		corrupt[k] ^= 0x5A
+		flipped++
+	}
+	opts := Options{Variants: []Variant{{Name: "md", Width: 400, Fit: FitInside}}}
+	want, err := Process(context.Background(), clean, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Process(context.Background(), corrupt, opts)
+	if err != nil {
+		t.Fatalf("corrupt scan data: %v, want it decoded", err)
+	}
+	if d := meanDiff(decodeForTest(t, got.Variants[0].Data, 256), decodeForTest(t, want.Variants[0].Data, 256)); d < 1 {
+		t.Errorf("the corrupt file's variant differs from the clean one by %.2f on average, want visible damage", d)
+	}
+}
+
 // TestProcessConcurrent runs several images at once, as a worker pool does.
 func TestProcessConcurrent(t *testing.T) {
 	t.Parallel()
