@@ -557,7 +557,11 @@ func openSource(cfg Config, src []byte) (format string, buf cBuffer, h vipsHeade
 	if (format == "avif" || format == "heic") && !cfg.AllowHEIF {
 		return "", buf, h, fmt.Errorf("%w: %s input is not enabled", ErrUndecodable, format)
 	}
-	buf = newCBuffer(src)
+	guarded, err := guardSource(format, src)
+	if err != nil {
+		return "", buf, h, err
+	}
+	buf = newCBuffer(guarded)
 	if h, err = readVipsHeader(buf); err != nil {
 		buf.free()
 		return "", cBuffer{}, h, fmt.Errorf("%w: %v", ErrUndecodable, err)

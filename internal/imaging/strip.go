@@ -120,8 +120,11 @@ func stripPNG(src []byte) ([]byte, error) {
 	return nil, errStructure
 }
 
-// stripWebP removes the EXIF and XMP chunks and clears their flags in
-// VP8X; ICC profiles are only seen here when absent (see Process).
+// stripWebP keeps only the chunks that make the image (VP8X, VP8, VP8L,
+// ALPH, ANIM, ANMF) and clears the EXIF, XMP and ICC flags in VP8X: EXIF,
+// XMP and anything unknown (a chunk can carry any payload, a script
+// included) is dropped. ICC profiles are only seen here when absent (see
+// Process).
 func stripWebP(src []byte) ([]byte, error) {
 	if len(src) < 12 || string(src[0:4]) != "RIFF" || string(src[8:12]) != "WEBP" {
 		return nil, errStructure
@@ -135,11 +138,10 @@ func stripWebP(src []byte) ([]byte, error) {
 			return nil, errStructure
 		}
 		switch string(src[i : i+4]) {
-		case "EXIF", "XMP ", "ICCP":
 		case "VP8X":
 			vp8x = len(out)
 			out = append(out, src[i:end]...)
-		default:
+		case "VP8 ", "VP8L", "ALPH", "ANIM", "ANMF":
 			out = append(out, src[i:end]...)
 		}
 		i = end

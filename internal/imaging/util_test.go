@@ -33,7 +33,10 @@ func readTestImage(tb testing.TB, name string) []byte {
 
 // secrets are the markers testimages plants in metadata: no output may
 // contain any of them.
-var secrets = []string{testimages.CameraMake, testimages.XMPMarker, testimages.CommentMarker, testimages.IPTCMarker, testimages.TextMarker}
+var secrets = []string{testimages.CameraMake, testimages.XMPMarker, testimages.CommentMarker, testimages.IPTCMarker, testimages.TextMarker, webpScriptMarker}
+
+// webpScriptMarker is in an unknown chunk of withWebPMetadata's files.
+const webpScriptMarker = "xip-webp-script"
 
 // makeJPEG encodes img as it is (a grey image stays one-band) and plants
 // what a camera and an editor leave: EXIF with orientation o and GPS, XMP,
@@ -57,7 +60,7 @@ func toRGBA(img image.Image) *image.RGBA {
 }
 
 // withWebPMetadata wraps a still WebP's image chunk (VP8 or VP8L) in a VP8X container
-// with EXIF and XMP chunks.
+// with EXIF and XMP chunks and an unknown chunk holding a script.
 func withWebPMetadata(t testing.TB, simple []byte, w, h int) []byte {
 	t.Helper()
 	chunk := func(fourcc string, data []byte) []byte {
@@ -79,6 +82,7 @@ func withWebPMetadata(t testing.TB, simple []byte, w, h int) []byte {
 	body = append(body, image...)
 	body = append(body, chunk("EXIF", testimages.BuildEXIF(testimages.EXIF{Orientation: 1, Make: testimages.CameraMake})[6:])...)
 	body = append(body, chunk("XMP ", testimages.XMPPayload()[len("http://ns.adobe.com/xap/1.0/\x00"):])...)
+	body = append(body, chunk("HTML", []byte("<script>"+webpScriptMarker+"</script>"))...)
 	return append(append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(len(body)))...), body...)
 }
 
@@ -184,7 +188,7 @@ func TestInputsCarryMetadata(t *testing.T) {
 	}{
 		"jpeg": {makeJPEG(testimages.Quadrants(16, 16), 6), []string{testimages.CameraMake, testimages.XMPMarker, testimages.CommentMarker, testimages.IPTCMarker}},
 		"png":  {testimages.PNG(testimages.Quadrants(16, 16)), []string{testimages.CameraMake, testimages.XMPMarker, testimages.TextMarker}},
-		"webp": {withWebPMetadata(t, webp.Variants[0].Data, 16, 16), []string{testimages.CameraMake, testimages.XMPMarker}},
+		"webp": {withWebPMetadata(t, webp.Variants[0].Data, 16, 16), []string{testimages.CameraMake, testimages.XMPMarker, webpScriptMarker}},
 	}
 	for name, in := range inputs {
 		for _, m := range in.markers {

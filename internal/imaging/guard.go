@@ -1,0 +1,119 @@
+package imaging
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Limits checked on the source's bytes before libvips sees them. Each one
+// stops a small file that would cost far more than its pixels suggest
+// (docs/imaging.md, hostile input).
+const (
+	// maxJPEGScans bounds the scans of a progressive JPEG. libjpeg runs
+	// through the whole image once per scan: a few hundred KB of repeated
+	// scans cost minutes of CPU at 100 megapixels. Encoders write 10 to 20.
+	maxJPEGScans = 100
+	// maxWebPFrames bounds the frames of an animated WebP: libwebp's
+	// demuxer takes time that grows with the square of their number (11 s
+	// for 100,000 one-pixel frames). libvips reads at most 4,096 frames of
+	// a GIF.
+	maxWebPFrames = 4096
+)
+
+// guardSource checks the limits above and returns what libvips decodes:
+// src itself, or for PNG a copy without text chunks (tEXt, zTXt, iTXt),
+// which are metadata only and which libpng inflates into memory whole: a
+// few hundred 10 KB zTXt chunks made gigabytes.
+func guardSource(format string, src []byte) ([]byte, error) {
+	switch format {
+	case "jpeg":
+		if n := countJPEGScans(src); n > maxJPEGScans {
+			return nil, fmt.Errorf("%w: progressive JPEG with %d scans (at most %d)", ErrUndecodable, n, maxJPEGScans)
+		}
+	case "webp":
+		if n := countWebPFrames(src); n > maxWebPFrames {
+			return nil, fmt.Errorf("%w: animated WebP with %d frames (at most %d)", ErrUndecodable, n, maxWebPFrames)
+		}
+	case "png":
+		return withoutPNGText(src), nil
+	}
+	return src, nil
+}
+
+// countJPEGScans counts the start-of-scan markers of a JPEG, walking its
+// segments and skipping each scan's entropy-coded data (in which 0xFF is
+// followed by 0x00 or a restart marker). It stops at the end of the image
+// or at anything malformed, which the decoder reports.
+func countJPEGScans(src []byte) int {
+	scans := 0
+	for i := 2; i+4 <= len(src); {
+		if src[i] != 0xFF {
+			return scans
+		}
+		marker := src[i+1]
+		switch {
+		case marker == 0xFF: // fill byte
+			i++
+			continue
+		case marker == 0xD9: // end of image
+			return scans
+		case marker >= 0xD0 && marker <= 0xD7: // restart: no length
+			i += 2
+			continue
+		}
+		i += 2 + int(binary.BigEndian.Uint16(src[i+2:]))
+		if marker != 0xDA {
+			continue
+		}
+		scans++
+		for i+1 < len(src) && (src[i] != 0xFF || src[i+1] == 0x00 || src[i+1] >= 0xD0 && src[i+1] <= 0xD7) {
+			i++
+		}
+	}
+	return scans
+}
+
+// countWebPFrames counts the ANMF chunks of a WebP file.
+func countWebPFrames(src []byte) int {
+	frames := 0
+	for i := 12; i+8 <= len(src); {
+		if string(src[i:i+4]) == "ANMF" {
+			frames++
+		}
+		n := int(binary.LittleEndian.Uint32(src[i+4:]))
+		if n < 0 || n > len(src) {
+			break
+		}
+		i += 8 + n + n&1
+	}
+	return frames
+}
+
+// withoutPNGText returns src without its text chunks, or src itself when it
+// has none or its chunks cannot be walked (the decoder then reports it).
+func withoutPNGText(src []byte) []byte {
+	var out []byte
+	i := len(pngSignature)
+	for i+12 <= len(src) {
+		n := int(binary.BigEndian.Uint32(src[i:]))
+		end := i + 12 + n
+		if n < 0 || end > len(src) || end < i {
+			break
+		}
+		switch string(src[i+4 : i+8]) {
+		case "tEXt", "zTXt", "iTXt":
+			if out == nil {
+				out = append(make([]byte, 0, len(src)), src[:i]...)
+			}
+		default:
+			if out != nil {
+				out = append(out, src[i:end]...)
+			}
+		}
+		i = end
+	}
+	if out == nil {
+		return src
+	}
+	return append(out, src[min(i, len(src)):]...) // whatever could not be walked, as it was
+}

@@ -1,0 +1,152 @@
+package imaging
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
+)
+
+// withScans returns a JPEG whose one scan (its SOS segment and entropy-coded
+// data) is repeated n times, as a progressive JPEG repeating a scan is.
+func withScans(t *testing.T, jpg []byte, n int) []byte {
+	t.Helper()
+	sos := bytes.Index(jpg, []byte{0xFF, 0xDA})
+	eoi := bytes.LastIndex(jpg, []byte{0xFF, 0xD9})
+	if sos < 0 || eoi < sos {
+		t.Fatal("no scan in the JPEG")
+	}
+	out := append([]byte{}, jpg[:sos]...)
+	for range n {
+		out = append(out, jpg[sos:eoi]...)
+	}
+	return append(out, jpg[eoi:]...)
+}
+
+func TestCountJPEGScans(t *testing.T) {
+	t.Parallel()
+	jpg := makeJPEG(testimages.Quadrants(64, 48), 6) // EXIF, XMP, comment, IPTC before the scan
+	for _, n := range []int{1, 3, maxJPEGScans + 1} {
+		if got := countJPEGScans(withScans(t, jpg, n)); got != n {
+			t.Errorf("%d scans counted as %d", n, got)
+		}
+	}
+	// A real file whose metadata embeds previews: their start-of-scan
+	// markers are inside segments and do not count.
+	if b := readOptional("Channel_digital_image_CMYK_color.jpg"); b != nil {
+		if got, raw := countJPEGScans(b), bytes.Count(b, []byte{0xFF, 0xDA}); got != 1 || raw < 2 {
+			t.Errorf("the shared CMYK JPEG counts %d scans (%d SOS byte pairs in the file), want 1 of several", got, raw)
+		}
+	} else {
+		t.Log("shared test images absent: the real JPEG with embedded previews is not counted")
+	}
+}
+
+// Hostile sources are refused before libvips decodes them, with a reason;
+// the same images within the limits are processed.
+func TestProcessRefusesBeforeDecoding(t *testing.T) {
+	t.Parallel()
+	jpg := makeJPEG(testimages.Quadrants(64, 48), 1)
+	opts := Options{Variants: []Variant{{Name: "sm", Width: 32, Fit: FitInside}}}
+	for _, tc := range []struct {
+		name string
+		src  []byte
+		want string // in the error; "" for success
+	}{
+		{"jpeg, scans at the limit", withScans(t, jpg, maxJPEGScans), ""},
+		{"jpeg, scans over the limit", withScans(t, jpg, maxJPEGScans+1), fmt.Sprintf("progressive JPEG with %d scans (at most %d)", maxJPEGScans+1, maxJPEGScans)},
+		{"webp, frames over the limit", animatedWebP(t, maxWebPFrames+1), fmt.Sprintf("animated WebP with %d frames (at most %d)", maxWebPFrames+1, maxWebPFrames)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Process(context.Background(), tc.src, opts)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (!errors.Is(err, ErrUndecodable) || err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want ErrUndecodable with %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// animatedWebP returns a WebP container with n ANMF chunks of one lossless
+// 1x1 frame each.
+func animatedWebP(t *testing.T, n int) []byte {
+	t.Helper()
+	res, err := Process(context.Background(), testimages.PNG(testimages.Quadrants(2, 2)), Options{Variants: []Variant{{Name: "x", Width: 1, Fit: FitInside}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	still := res.Variants[0].Data[12:] // the image chunk(s) of a simple WebP
+	chunk := func(fourcc string, data []byte) []byte {
+		c := append([]byte(fourcc), binary.LittleEndian.AppendUint32(nil, uint32(len(data)))...)
+		c = append(c, data...)
+		if len(data)%2 == 1 {
+			c = append(c, 0)
+		}
+		return c
+	}
+	vp8x := []byte{0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0} // animation flag, 1x1 canvas
+	body := append([]byte("WEBP"), chunk("VP8X", vp8x)...)
+	body = append(body, chunk("ANIM", make([]byte, 6))...)
+	frame := chunk("ANMF", append([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0}, still...))
+	for range n {
+		body = append(body, frame...)
+	}
+	return append(append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(len(body)))...), body...)
+}
+
+// A PNG's text chunks never reach libvips, which would inflate every zTXt
+// into memory; the image and its other chunks are untouched.
+func TestPNGTextRemovedBeforeDecoding(t *testing.T) {
+	t.Parallel()
+	src := testimages.PNG(testimages.Quadrants(40, 30)) // tEXt and iTXt after IHDR
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(bytes.Repeat([]byte("A"), 4<<20))
+	zw.Close()
+	bomb := testimages.PNGChunk("zTXt", append([]byte("Comment\x00\x00"), z.Bytes()...))
+	const afterIHDR = 8 + 25
+	var hostile []byte
+	hostile = append(hostile, src[:afterIHDR]...)
+	for range 20 {
+		hostile = append(hostile, bomb...)
+	}
+	hostile = append(hostile, src[afterIHDR:]...)
+
+	got := withoutPNGText(hostile)
+	for _, typ := range []string{"tEXt", "zTXt", "iTXt"} {
+		if bytes.Contains(got, []byte(typ)) {
+			t.Errorf("a %s chunk is left", typ)
+		}
+	}
+	for _, typ := range []string{"IHDR", "IDAT", "IEND", "eXIf"} {
+		if !bytes.Contains(got, []byte(typ)) {
+			t.Errorf("the %s chunk is gone", typ)
+		}
+	}
+	if plain := withoutPNGText(testimages.PNG(testimages.Quadrants(4, 4))); bytes.Contains(plain, []byte("tEXt")) {
+		t.Error("the plain PNG keeps its tEXt chunk")
+	}
+	if png := makeJPEG(testimages.Quadrants(8, 8), 1); !bytes.Equal(withoutPNGText(append(append([]byte{}, pngSignature...), png...)), append(append([]byte{}, pngSignature...), png...)) {
+		t.Error("bytes that are not PNG chunks are changed")
+	}
+
+	want := decodeForTest(t, src, 40)
+	if d := meanDiff(decodeForTest(t, got, 40), want); d != 0 {
+		t.Errorf("pixels differ by %.2f once the text is removed", d)
+	}
+	res, err := Process(context.Background(), hostile, Options{Variants: []Variant{{Name: "sm", Width: 20, Fit: FitInside}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := res.Variants[0]; v.Width != 20 || v.Height != 15 {
+		t.Errorf("variant %dx%d, want 20x15", v.Width, v.Height)
+	}
+}
