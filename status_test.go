@@ -306,3 +306,25 @@ func TestSourceIDLikeTempName(t *testing.T) {
 		t.Fatalf("got %d %v, want 200 COMPLETE", code, body)
 	}
 }
+
+// TestOriginalLimit: an upload within the size limit whose original,
+// re-encoded upright, would be over it fails at once with the limit's
+// message, and nothing of it is published.
+func TestOriginalLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(cfg *xip.Config) { cfg.MaxFileSize = 32 << 10 })
+	// Noise stored at low quality, rotated by its tag: the upright
+	// original is re-encoded at high quality, several times larger.
+	jpg := testimages.InsertSegments(testimages.JPEG(testimages.Stored(testimages.Noise(320, 240, 3), 6), 30),
+		testimages.Segment{Marker: 0xE1, Payload: testimages.BuildEXIF(testimages.EXIF{Orientation: 6})})
+	if len(jpg) > 32<<10 {
+		t.Fatalf("the upload is %d bytes, over the limit it must pass", len(jpg))
+	}
+	id := e.uploadOK("gallery", "u1", "a.jpg", jpg)
+	code, body := e.wait(id)
+	want := map[string]any{"jobId": id, "status": "FAILED", "error": "Original too large once re-encoded. Maximum size: 0.031MB", "attempts": 1}
+	if code != http.StatusInternalServerError || !jsonEqual(body, want) {
+		t.Fatalf("got %d %v, want 500 %v", code, body, want)
+	}
+	e.waitNoFiles("media", "originals")
+}

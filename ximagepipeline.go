@@ -203,7 +203,7 @@ func recipes(cfg Config) map[string]worker.Recipe {
 	out := make(map[string]worker.Recipe, len(cfg.SourceTypes))
 	for name, st := range cfg.SourceTypes {
 		r := worker.Recipe{Quality: st.Quality, Formats: st.Formats, StoreOriginal: st.StoreOriginal,
-			Animated: st.Animated, MaxFrames: st.MaxFrames, MaxPixels: cfg.MaxPixels}
+			Animated: st.Animated, MaxFrames: st.MaxFrames, MaxPixels: cfg.MaxPixels, MaxOriginalBytes: cfg.MaxFileSize}
 		for _, v := range st.Variants {
 			spec := cfg.Variants[v]
 			r.Variants = append(r.Variants, imaging.Variant{Name: v, Width: spec.Width, Height: spec.Height, Fit: imaging.Fit(spec.Fit)})

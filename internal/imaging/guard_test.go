@@ -150,3 +150,25 @@ func TestPNGTextRemovedBeforeDecoding(t *testing.T) {
 		t.Errorf("variant %dx%d, want 20x15", v.Width, v.Height)
 	}
 }
+
+// A re-encoded original over MaxOriginalBytes is refused; one under it is
+// kept.
+func TestProcessOriginalLimit(t *testing.T) {
+	t.Parallel()
+	src := makeJPEG(testimages.Stored(testimages.Noise(300, 200, 7), 6), 6) // rotated: re-encoded
+	opts := Options{Variants: []Variant{{Name: "sm", Width: 32, Fit: FitInside}}, KeepOriginal: true}
+	res, err := Process(context.Background(), src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := int64(len(res.Original.Data))
+	opts.MaxOriginalBytes = size
+	if _, err := Process(context.Background(), src, opts); err != nil {
+		t.Errorf("original of exactly the limit refused: %v", err)
+	}
+	opts.MaxOriginalBytes = size - 1
+	_, err = Process(context.Background(), src, opts)
+	if want := fmt.Sprintf("%d bytes, over %d", size, size-1); !errors.Is(err, ErrOriginalTooLarge) || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want ErrOriginalTooLarge with %q", err, want)
+	}
+}

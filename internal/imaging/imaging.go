@@ -17,6 +17,10 @@ import (
 // other error from Process may pass and is worth a retry.
 var ErrUndecodable = errors.New("imaging: image cannot be decoded")
 
+// ErrOriginalTooLarge is returned when the original, re-encoded upright
+// and in sRGB, is over Options.MaxOriginalBytes.
+var ErrOriginalTooLarge = errors.New("imaging: re-encoded original too large")
+
 // ErrTooManyPixels is returned when a source is over Options.MaxPixels.
 var ErrTooManyPixels = errors.New("imaging: image has too many pixels")
 

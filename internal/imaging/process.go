@@ -49,6 +49,10 @@ type Options struct {
 	// frames is larger (ErrTooManyPixels). 0: no limit. The upload checks
 	// the same from the header when it can; this catches what it could not.
 	MaxPixels int64
+	// MaxOriginalBytes refuses a re-encoded original larger than this; 0
+	// means no limit. A small file can decode to a picture that no encoder
+	// compresses back as well (a 449 KB PNG made a 400 MB original).
+	MaxOriginalBytes int64
 	// Animated keeps the animation of animated GIF and WebP sources: their
 	// WebP variants are animated WebP of at most MaxFrames frames (later
 	// frames are dropped); AVIF variants still show the first frame.
@@ -340,6 +344,9 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 			}
 			if out.Data, err = img.Encode(format, originalQuality, opts.WebPEffort); err != nil {
 				return nil, fmt.Errorf("original: %w", err)
+			}
+			if limit := opts.MaxOriginalBytes; limit > 0 && int64(len(out.Data)) > limit {
+				return nil, fmt.Errorf("%w: %d bytes, over %d", ErrOriginalTooLarge, len(out.Data), limit)
 			}
 			out.Width, out.Height, out.Frames = base.Width(), anim.PageHeight, anim.Pages
 		}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"path"
 	"strconv"
 	"strings"
@@ -40,6 +41,8 @@ type Recipe struct {
 	MaxFrames int
 	// MaxPixels refuses larger sources before decoding them.
 	MaxPixels int64
+	// MaxOriginalBytes bounds a re-encoded original (the upload size limit).
+	MaxOriginalBytes int64
 	// Moderation is the source type's moderation policy; nil: not moderated.
 	Moderation *moderation.Policy
 }
@@ -48,7 +51,7 @@ type Recipe struct {
 // used by the worker and by the offline process command alike.
 func (r Recipe) Options() imaging.Options {
 	return imaging.Options{Variants: r.Variants, Quality: r.Quality, Formats: r.Formats, KeepOriginal: r.StoreOriginal,
-		Animated: r.Animated, MaxFrames: r.MaxFrames, MaxPixels: r.MaxPixels}
+		Animated: r.Animated, MaxFrames: r.MaxFrames, MaxPixels: r.MaxPixels, MaxOriginalBytes: r.MaxOriginalBytes}
 }
 
 // Worker processes jobs. Its exported fields must be set before use.
@@ -262,6 +265,9 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last b
 	end(err)
 	if errors.Is(err, imaging.ErrTooManyPixels) {
 		return permanent{fmt.Sprintf("Image too large. Maximum: %s megapixels", strconv.FormatFloat(float64(recipe.MaxPixels)/1e6, 'f', -1, 64))}
+	}
+	if errors.Is(err, imaging.ErrOriginalTooLarge) {
+		return permanent{fmt.Sprintf("Original too large once re-encoded. Maximum size: %sMB", strconv.FormatFloat(math.Round(float64(recipe.MaxOriginalBytes)/(1<<20)*1000)/1000, 'f', -1, 64))}
 	}
 	if errors.Is(err, imaging.ErrUndecodable) {
 		return permanent{"Image could not be decoded: " + strings.TrimPrefix(err.Error(), imaging.ErrUndecodable.Error()+": ")}
