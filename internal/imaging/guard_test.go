@@ -168,7 +168,40 @@ func TestProcessOriginalLimit(t *testing.T) {
 	}
 	opts.MaxOriginalBytes = size - 1
 	_, err = Process(context.Background(), src, opts)
-	if want := fmt.Sprintf("%d bytes, over %d", size, size-1); !errors.Is(err, ErrOriginalTooLarge) || !strings.Contains(err.Error(), want) {
+	if want := fmt.Sprintf("over %d bytes", size-1); !errors.Is(err, ErrOriginalTooLarge) || !strings.Contains(err.Error(), want) {
 		t.Errorf("error %v, want ErrOriginalTooLarge with %q", err, want)
+	}
+}
+
+// EncodeWithin writes what Encode writes while it fits, and stops past the
+// limit, in every format.
+func TestEncodeWithin(t *testing.T) {
+	t.Parallel()
+	Start(Config{})
+	buf := newCBuffer(testimages.PNG(testimages.Noise(120, 80, 5)))
+	defer buf.free()
+	img, err := decode(buf, 120, plainRGB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	for _, f := range []string{"jpeg", "png", "webp", "gif"} {
+		want, err := img.Encode(f, 90, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// libvips 8.14's WebP carries an EXIF chunk that both strip
+		// afterwards: the limit counts the encoder's bytes.
+		limit := int64(len(want))
+		if f == "webp" {
+			limit += 256
+		}
+		got, err := img.EncodeWithin(f, 90, 2, limit)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s within its own size: %d bytes, %v; want Encode's %d bytes", f, len(got), err, len(want))
+		}
+		if _, err := img.EncodeWithin(f, 90, 2, int64(len(want))/2); !errors.Is(err, errEncodingTooLarge) {
+			t.Errorf("%s within half its size: %v, want errEncodingTooLarge", f, err)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package imaging
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"math"
@@ -342,11 +343,16 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 				}
 				defer img.Close()
 			}
-			if out.Data, err = img.Encode(format, originalQuality, opts.WebPEffort); err != nil {
-				return nil, fmt.Errorf("original: %w", err)
+			if opts.MaxOriginalBytes > 0 {
+				out.Data, err = img.EncodeWithin(format, originalQuality, opts.WebPEffort, opts.MaxOriginalBytes)
+			} else {
+				out.Data, err = img.Encode(format, originalQuality, opts.WebPEffort)
 			}
-			if limit := opts.MaxOriginalBytes; limit > 0 && int64(len(out.Data)) > limit {
-				return nil, fmt.Errorf("%w: %d bytes, over %d", ErrOriginalTooLarge, len(out.Data), limit)
+			if errors.Is(err, errEncodingTooLarge) {
+				return nil, fmt.Errorf("%w: over %d bytes", ErrOriginalTooLarge, opts.MaxOriginalBytes)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("original: %w", err)
 			}
 			out.Width, out.Height, out.Frames = base.Width(), anim.PageHeight, anim.Pages
 		}

@@ -277,6 +277,62 @@ static int save_png(VipsImage *in, void **buf, size_t *len) {
 static int save_gif(VipsImage *in, void **buf, size_t *len) {
 	return vips_gifsave_buffer(in, buf, len, "strip", TRUE, NULL);
 }
+
+// A memory target that refuses to grow past a limit: the encoder fails at
+// its first write beyond it instead of finishing a huge file.
+typedef struct {
+	char *data;
+	size_t len, cap, limit;
+	int over;
+} bounded;
+
+static gint64 bounded_write(VipsTargetCustom *t, const void *data, gint64 n, void *user) {
+	bounded *b = user;
+	if (b->len + n > b->limit) {
+		b->over = 1;
+		return -1;
+	}
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap * 2 > b->len + n ? b->cap * 2 : b->len + n;
+		char *p = g_try_realloc(b->data, cap);
+		if (!p)
+			return -1;
+		b->data = p;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, data, n);
+	b->len += n;
+	return n;
+}
+
+// save_bounded encodes in as format (0 jpeg, 1 png, 2 webp, 3 gif, 4 avif,
+// 5 heic) into b, at most b->limit bytes.
+static int save_bounded(VipsImage *in, int format, int q, int effort, bounded *b) {
+	VipsTargetCustom *t = vips_target_custom_new();
+	g_signal_connect(t, "write", G_CALLBACK(bounded_write), b);
+	VipsTarget *target = VIPS_TARGET(t);
+	int r;
+	switch (format) {
+	case 0:
+		r = vips_jpegsave_target(in, target, "Q", q, "strip", TRUE, "optimize_coding", TRUE, NULL);
+		break;
+	case 1:
+		r = vips_pngsave_target(in, target, "strip", TRUE, NULL);
+		break;
+	case 2:
+		r = vips_webpsave_target(in, target, "Q", q, "effort", effort, "strip", TRUE, NULL);
+		break;
+	case 3:
+		r = vips_gifsave_target(in, target, "strip", TRUE, NULL);
+		break;
+	default:
+		r = vips_heifsave_target(in, target, "Q", q, "strip", TRUE,
+			"compression", format == 4 ? VIPS_FOREIGN_HEIF_COMPRESSION_AV1 : VIPS_FOREIGN_HEIF_COMPRESSION_HEVC,
+			NULL);
+	}
+	g_object_unref(t);
+	return r;
+}
 */
 import "C"
 
@@ -563,6 +619,38 @@ func (im vimage) Encode(format string, q, effort int) ([]byte, error) {
 		// libvips 8.14 ignores strip in webpsave and writes an EXIF chunk
 		// it builds from the resolution fields (libvips issue 3340).
 		return stripWebP(data)
+	}
+	return data, nil
+}
+
+// errTooLarge is EncodeWithin's answer when the encoding would pass its limit.
+var errEncodingTooLarge = errors.New("encoding over its size limit")
+
+// EncodeWithin is Encode for outputs that must not pass limit bytes: the
+// encoder writes into a bounded target and stops at its first write past
+// the limit (errEncodingTooLarge), rather than finishing a file of any size
+// in memory first. The variants use Encode: their size is bounded by their
+// dimensions.
+func (im vimage) EncodeWithin(format string, q, effort int, limit int64) ([]byte, error) {
+	code, ok := map[string]C.int{"jpeg": 0, "png": 1, "webp": 2, "gif": 3, "avif": 4, "heic": 5}[format]
+	if !ok {
+		return nil, errors.New("encode: unknown format " + format)
+	}
+	b := (*C.bounded)(C.calloc(1, C.sizeof_bounded))
+	defer C.free(unsafe.Pointer(b))
+	b.limit = C.size_t(limit)
+	r := C.save_bounded(im.p, code, C.int(q), C.int(effort), b)
+	defer C.g_free(C.gpointer(b.data))
+	if b.over != 0 {
+		C.vips_error_clear()
+		return nil, errEncodingTooLarge
+	}
+	if r != 0 {
+		return nil, vipsError("encode " + format)
+	}
+	data := C.GoBytes(unsafe.Pointer(b.data), C.int(b.len))
+	if format == "webp" {
+		return stripWebP(data) // as in Encode
 	}
 	return data, nil
 }
