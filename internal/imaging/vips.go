@@ -116,13 +116,41 @@ static int join_frames(VipsImage **in, int n, VipsImage **out) {
 	return vips_arrayjoin(in, out, n, "across", 1, NULL);
 }
 
-// load_cmyk loads a CMYK image upright in sRGB at full size, through its
-// embedded profile (or libvips' CMYK profile when it has none). libvips
-// 8.14's thumbnail rejects some embedded CMYK profiles ("profile
-// incompatible with image") and falls back silently, shifting colours.
-static int load_cmyk(const void *buf, size_t len, VipsImage **out) {
+// SHRINK_LEFT is the reduction left to lanczos after shrink-on-load, at
+// least, as thumbnail leaves it: libjpeg's block shrink sharpens, and
+// shrinking the 2725 px photo by 2 on load for its 1200 px variant cost
+// 0.023 of SSIM (0.917 against 0.940, sharp 0.940).
+#define SHRINK_LEFT 2
+
+// load_cmyk loads a CMYK image upright in sRGB, through its embedded
+// profile (or libvips' CMYK profile when it has none), shrunk on load by
+// load_jpeg's rule towards width (in upright terms): decoded whole, a 100
+// MP CMYK JPEG went through a temporary file and took over a minute for an
+// avatar. libvips 8.14's thumbnail rejects some embedded CMYK profiles
+// ("profile incompatible with image") and falls back silently, shifting
+// colours, hence this path.
+static int load_cmyk(const void *buf, size_t len, int width, VipsImage **out) {
+	int shrink = 1;
+	const char *loader = vips_foreign_find_load_buffer(buf, len);
+	const int jpeg = loader && strcmp(loader, "VipsForeignLoadJpegBuffer") == 0;
+	if (jpeg) {
+		VipsImage *head;
+		if (vips_jpegload_buffer((void *) buf, len, &head, "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL))
+			return -1;
+		const int ow = vips_image_get_orientation_swap(head) ? head->Ysize : head->Xsize;
+		g_object_unref(head);
+		const double factor = (double) ow / VIPS_MIN(width, ow);
+		for (int s = 8; s > 1; s /= 2)
+			if (factor >= SHRINK_LEFT * s) {
+				shrink = s;
+				break;
+			}
+	}
 	VipsImage *t[2] = {NULL, NULL};
-	t[0] = vips_image_new_from_buffer(buf, len, "fail_on=truncated", NULL);
+	if (jpeg)
+		vips_jpegload_buffer((void *) buf, len, &t[0], "shrink", shrink, "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL);
+	else
+		t[0] = vips_image_new_from_buffer(buf, len, "fail_on=truncated", NULL);
 	if (!t[0])
 		return -1;
 	int r = vips_autorot(t[0], &t[1], NULL) ||
@@ -177,11 +205,6 @@ static VipsImage *copy_memory(VipsImage *in) {
 	return vips_image_copy_memory(in);
 }
 
-// SHRINK_LEFT is the reduction left to lanczos after shrink-on-load, at
-// least, as thumbnail leaves it: libjpeg's block shrink sharpens, and
-// shrinking the 2725 px photo by 2 on load for its 1200 px variant cost
-// 0.023 of SSIM (0.917 against 0.940, sharp 0.940).
-#define SHRINK_LEFT 2
 
 // load_jpeg decodes a JPEG upright and scaled to width (in upright terms;
 // never enlarged), as thumbnail does but about twice as fast: shrunk on
@@ -448,7 +471,7 @@ func decodeWith(buf cBuffer, width int, colour colourPath, pages int, fastJPEG b
 	var thumb, srgb8, bare *C.VipsImage
 	if colour == cmyk {
 		var full *C.VipsImage
-		if C.load_cmyk(buf.p, buf.n, &full) != 0 {
+		if C.load_cmyk(buf.p, buf.n, C.int(width), &full) != 0 {
 			return vimage{}, animation{}, vipsError("decode")
 		}
 		defer C.g_object_unref(C.gpointer(full))
