@@ -138,6 +138,7 @@ func TestUploadRefusals(t *testing.T) {
 		{name: "huge png header", parts: []part{st, sid, file("a.png", testimages.HugePNG(64000, 64000))}, status: 400, msg: tooMany, code: "IMAGE_TOO_LARGE"},
 		{name: "huge jpeg header", parts: []part{st, sid, file("a.jpg", testimages.HugeJPEG(64000, 64000))}, status: 400, msg: tooMany, code: "IMAGE_TOO_LARGE"},
 		{name: "huge jpeg header, fields after", parts: []part{file("a.jpg", testimages.HugeJPEG(64000, 64000)), sid, st}, status: 400, msg: tooMany, code: "IMAGE_TOO_LARGE"},
+		{name: "gif frame far beyond its screen", parts: []part{st, sid, file("a.gif", testimages.OffscreenGIF(100, 100, 60000, 60000, 10, 10))}, status: 400, msg: tooMany, code: "IMAGE_TOO_LARGE"},
 		{name: "just over 100 MP", parts: []part{st, sid, file("a.png", testimages.HugePNG(10001, 10000))}, status: 400, msg: tooMany, code: "IMAGE_TOO_LARGE"},
 	}
 	for _, c := range cases {

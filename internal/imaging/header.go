@@ -178,7 +178,9 @@ func (r headerReader) png() (Header, error) {
 	}
 }
 
-// gif reads the logical screen size, then counts image descriptors.
+// gif reads the logical screen size, then counts image descriptors. A
+// frame may lie beyond the screen; libvips then decodes the union of both,
+// so that is the size.
 func (r headerReader) gif() (Header, error) {
 	h := Header{Format: "gif"}
 	b, err := r.bytes(13)
@@ -208,6 +210,8 @@ func (r headerReader) gif() (Header, error) {
 			if err != nil {
 				return h, nil
 			}
+			u16 := func(i int) int { return int(binary.LittleEndian.Uint16(d[i:])) }
+			h.Width, h.Height = max(h.Width, u16(0)+u16(4)), max(h.Height, u16(2)+u16(6))
 			if d[8]&0x80 != 0 && r.skip(3<<(d[8]&7+1)) != nil {
 				return h, nil
 			}

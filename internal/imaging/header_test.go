@@ -102,6 +102,7 @@ func TestReadHeader(t *testing.T) {
 		{"png bomb 64000x64000", craftedPNG(64000, 64000, 1), Header{"png", 64000, 64000, 1}},
 		{"apng", craftedPNG(10, 10, 7), Header{"png", 10, 10, 7}},
 		{"gif 3 frames", animated.Bytes(), Header{"gif", 30, 20, 3}},
+		{"gif frame beyond its screen", testimages.OffscreenGIF(100, 100, 60000, 60000, 10, 20), Header{"gif", 60010, 60020, 1}},
 		{"webp VP8", craftedWebP("VP8 ", vp8), Header{"webp", 200, 100, 1}},
 		{"webp VP8L", craftedWebP("VP8L", vp8l), Header{"webp", 100, 50, 1}},
 		{"webp VP8X", craftedWebP("VP8X", vp8x(16000, 9000, 0)), Header{"webp", 16000, 9000, 1}},

@@ -453,6 +453,20 @@ func HugeJPEG(w, h uint16) []byte {
 	return append(out, 0xFF, 0xD9)
 }
 
+// OffscreenGIF returns a GIF whose w x h screen holds one fw x fh frame at
+// (left, top), which may lie far beyond the screen: its header's screen
+// size then understates what a decoder makes.
+func OffscreenGIF(w, h, left, top, fw, fh uint16) []byte {
+	le := binary.LittleEndian
+	b := []byte("GIF89a")
+	b = le.AppendUint16(le.AppendUint16(b, w), h)
+	b = append(b, 0, 0, 0, 0x2C) // no colour table; an image descriptor
+	for _, v := range []uint16{left, top, fw, fh} {
+		b = le.AppendUint16(b, v)
+	}
+	return append(b, 0, 2, 2, 0x4C, 0x01, 0, 0x3B) // flags, LZW size, one data block, end, trailer
+}
+
 // TruncatedJPEG returns the first half of a w x h noise JPEG: its header is
 // intact, its scan stops half-way, and it has no EOI.
 func TruncatedJPEG(w, h int) []byte {
