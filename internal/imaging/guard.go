@@ -18,6 +18,10 @@ const (
 	// for 100,000 one-pixel frames). libvips reads at most 4,096 frames of
 	// a GIF.
 	maxWebPFrames = 4096
+	// maxPNGSide is libvips' limit on a side (VIPS_MAX_COORD), which it
+	// sets as libpng's: past it libpng only warns, and libvips fails
+	// without a message. Other formats cannot say more than 65,535.
+	maxPNGSide = 10_000_000
 )
 
 // guardSource checks the limits above and returns what libvips decodes:
@@ -35,6 +39,11 @@ func guardSource(format string, src []byte) ([]byte, error) {
 			return nil, fmt.Errorf("%w: animated WebP with %d frames (at most %d)", ErrUndecodable, n, maxWebPFrames)
 		}
 	case "png":
+		if len(src) >= 24 {
+			if w, h := binary.BigEndian.Uint32(src[16:]), binary.BigEndian.Uint32(src[20:]); w > maxPNGSide || h > maxPNGSide {
+				return nil, fmt.Errorf("%w: PNG of %dx%d (libvips decodes at most %d pixels a side)", ErrUndecodable, w, h, maxPNGSide)
+			}
+		}
 		return withoutPNGText(src), nil
 	}
 	return src, nil

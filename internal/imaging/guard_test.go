@@ -61,6 +61,7 @@ func TestProcessRefusesBeforeDecoding(t *testing.T) {
 	}{
 		{"jpeg, scans at the limit", withScans(t, jpg, maxJPEGScans), ""},
 		{"jpeg, scans over the limit", withScans(t, jpg, maxJPEGScans+1), fmt.Sprintf("progressive JPEG with %d scans (at most %d)", maxJPEGScans+1, maxJPEGScans)},
+		{"png, taller than libvips decodes", testimages.HugePNG(1, maxPNGSide+1), fmt.Sprintf("PNG of 1x%d (libvips decodes at most %d pixels a side)", maxPNGSide+1, maxPNGSide)},
 		{"webp, frames over the limit", animatedWebP(t, maxWebPFrames+1), fmt.Sprintf("animated WebP with %d frames (at most %d)", maxWebPFrames+1, maxWebPFrames)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
