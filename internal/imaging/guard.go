@@ -49,15 +49,18 @@ func guardSource(format string, src []byte) ([]byte, error) {
 	return src, nil
 }
 
-// countJPEGScans counts the start-of-scan markers of a JPEG, walking its
-// segments and skipping each scan's entropy-coded data (in which 0xFF is
-// followed by 0x00 or a restart marker). It stops at the end of the image
-// or at anything malformed, which the decoder reports.
+// countJPEGScans counts the start-of-scan markers of a JPEG the way
+// libjpeg finds them: segments are skipped by their length, each scan's
+// entropy-coded data up to the next marker (in it 0xFF is followed by 0x00
+// or a restart marker), stray bytes between segments are passed over (libjpeg
+// only warns about them), and TEM, restart, SOI markers have no length. It
+// stops at the end of the image.
 func countJPEGScans(src []byte) int {
 	scans := 0
-	for i := 2; i+4 <= len(src); {
-		if src[i] != 0xFF {
-			return scans
+	for i := 2; i+1 < len(src); {
+		if src[i] != 0xFF { // stray byte
+			i++
+			continue
 		}
 		marker := src[i+1]
 		switch {
@@ -66,9 +69,12 @@ func countJPEGScans(src []byte) int {
 			continue
 		case marker == 0xD9: // end of image
 			return scans
-		case marker >= 0xD0 && marker <= 0xD7: // restart: no length
+		case marker == 0x00, marker == 0x01, marker >= 0xD0 && marker <= 0xD8: // no length
 			i += 2
 			continue
+		}
+		if i+4 > len(src) {
+			return scans
 		}
 		i += 2 + int(binary.BigEndian.Uint16(src[i+2:]))
 		if marker != 0xDA {

@@ -37,6 +37,24 @@ func TestCountJPEGScans(t *testing.T) {
 			t.Errorf("%d scans counted as %d", n, got)
 		}
 	}
+	// What libjpeg passes over must not hide the scans that follow.
+	scans := withScans(t, jpg, maxJPEGScans+1)
+	first := bytes.Index(scans, []byte{0xFF, 0xDA})
+	second := first + 2 + bytes.Index(scans[first+2:], []byte{0xFF, 0xDA})
+	insert := func(at int, b ...byte) []byte {
+		return append(append(append([]byte{}, scans[:at]...), b...), scans[at:]...)
+	}
+	for name, src := range map[string][]byte{
+		"TEM marker before a scan":     insert(second, 0xFF, 0x01),
+		"stray bytes before a scan":    insert(second, 0xFF, 0xFE, 0x00, 0x03, 'x', 0x00, 0x00),
+		"stray byte before the first":  insert(first, 0x00),
+		"fill bytes before a scan":     insert(second, 0xFF, 0xFF, 0xFF),
+		"restart marker between scans": insert(second, 0xFF, 0xD3),
+	} {
+		if got := countJPEGScans(src); got != maxJPEGScans+1 {
+			t.Errorf("%s: %d scans counted, want %d", name, got, maxJPEGScans+1)
+		}
+	}
 	// A real file whose metadata embeds previews: their start-of-scan
 	// markers are inside segments and do not count.
 	if b := readOptional("Channel_digital_image_CMYK_color.jpg"); b != nil {
