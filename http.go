@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -36,7 +37,8 @@ func (p *Pipeline) Handler() http.Handler {
 func (p *Pipeline) handleUpload(w http.ResponseWriter, r *http.Request) {
 	ctx, done := p.traceUpload(r.Context())
 	r = r.WithContext(ctx)
-	r.Body = http.MaxBytesReader(w, r.Body, p.cfg.MaxFileSize+1<<20) // room for fields and framing
+	body := &countingReader{r: r.Body}
+	r.Body = http.MaxBytesReader(w, body, p.cfg.MaxFileSize+1<<20) // room for fields and framing
 	jobID, busy, err := p.receiveUpload(r)
 	done(jobID, err)
 	if busy {
@@ -46,7 +48,7 @@ func (p *Pipeline) handleUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		p.refuseUpload(w, r, err)
+		p.refuseUpload(w, r, err, body.n > 0)
 		return
 	}
 	p.cfg.Logger.Info("upload accepted", "request_id", RequestID(r.Context()), "job_id", jobID)
@@ -75,23 +77,51 @@ func (p *Pipeline) receiveUpload(r *http.Request) (jobID string, busy bool, err 
 // answer (refuseUpload).
 const drainTime = 30 * time.Second
 
-// refuseUpload answers a refused upload, then reads what is left of its
-// body, up to the body limit and for at most drainTime, outside the upload
-// slots. Most clients send the whole
-// body before they read the answer: closing the connection while they
-// still send resets it, and they lose the answer. The answer goes first,
-// so that a client that reads while it sends can stop early.
-func (p *Pipeline) refuseUpload(w http.ResponseWriter, r *http.Request, err error) {
+// refuseUpload answers a refused upload, then, if the client has started
+// sending its body, reads the rest of it: up to the body limit, for at most
+// drainTime, outside the upload slots, and no longer once the server stops
+// (EndWaits). Most clients send the whole body before they read the
+// answer: closing the connection while they still send resets it, and they
+// lose the answer. The answer goes first, so that a client that reads while
+// it sends can stop early. A client that has sent nothing may be waiting
+// for "100 Continue", which a refusal never sends: its body never comes.
+func (p *Pipeline) refuseUpload(w http.ResponseWriter, r *http.Request, err error, sending bool) {
 	rc := http.NewResponseController(w)
-	full := rc.EnableFullDuplex() == nil // read the body after the answer is written
+	full := sending && rc.EnableFullDuplex() == nil // read the body after the answer is written
 	p.fail(w, r, err, ErrBadUpload)
 	if !full {
 		return
 	}
 	_ = rc.Flush()
 	_ = rc.SetReadDeadline(time.Now().Add(drainTime))
+	var wg sync.WaitGroup
+	drained := make(chan struct{})
+	defer wg.Wait() // the controller must not be used once the handler returns
+	defer close(drained)
+	stopping := p.waiters.done()
+	wg.Go(func() {
+		select {
+		case <-stopping:
+			_ = rc.SetReadDeadline(time.Now()) // ends the read below
+		case <-drained:
+		}
+	})
 	_, _ = io.Copy(io.Discard, r.Body)
 }
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.ReadCloser
+	n int64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingReader) Close() error { return c.r.Close() }
 
 // readUpload reads the multipart body part by part, streaming the file to
 // staging as it arrives (fields may come before or after it), then queues

@@ -450,3 +450,48 @@ func TestRefusalReachesASendingClient(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusalDoesNotHoldTheStop: reading a refused upload's body never
+// holds up a server's stop: not for a client that stalls half-way, nor for
+// one that waits for "100 Continue" (which a refusal never sends) and so
+// never sends its body.
+func TestRefusalDoesNotHoldTheStop(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, head string
+		body       []byte
+	}{
+		{"stalled half-way", "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000\r\n",
+			[]byte("--b\r\nContent-Disposition: form-data; name=\"sourceType\"\r\n\r\nposter\r\n--b\r\nContent-Disposition: form-data; name=\"sourceId\"\r\n\r\nu1\r\n--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n\r\n\xff\xd8\xff")},
+		{"waiting for 100 Continue", "Content-Type: text/plain\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, func(c *xip.Config) { c.DisableWorkers = true })
+			e.srv.Config.RegisterOnShutdown(e.p.EndWaits)
+			addr := strings.TrimPrefix(e.srv.URL, "http://")
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(pollDeadline))
+			fmt.Fprintf(conn, "POST %s/upload HTTP/1.1\r\nHost: %s\r\n%s\r\n", e.prefix(), addr, tc.head)
+			conn.Write(tc.body) // then nothing more
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("answer %d, want 400", resp.StatusCode)
+			}
+			// Far below the 30 s a refused body may be read for: only a
+			// hang fails this.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := e.srv.Config.Shutdown(ctx); err != nil {
+				t.Errorf("the server's stop: %v; the refused upload held it", err)
+			}
+		})
+	}
+}

@@ -93,9 +93,11 @@ func (p *Pipeline) WaitStatus(ctx context.Context, jobID string, d time.Duration
 
 // EndWaits makes every request waiting for a job (a status with ?wait, an
 // event stream, WaitStatus) answer now with the status so far, and later
-// ones answer without waiting. A server calls it as it starts to shut down
-// (http.Server.RegisterOnShutdown), so that long polls do not hold up the
-// stop while uploads in flight still finish; Close calls it too.
+// ones answer without waiting (a caller looping on WaitStatus until the job
+// is final must stop looping once it stops the server); it also stops
+// reading the rest of refused uploads. A server calls it as it starts to
+// shut down (http.Server.RegisterOnShutdown), so that nothing but uploads
+// in flight holds up the stop; Close calls it too.
 func (p *Pipeline) EndWaits() { p.waiters.end() }
 
 // errWaitsEnded is waitChange's answer after EndWaits.

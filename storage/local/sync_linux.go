@@ -20,8 +20,9 @@ func flushedErr(f *os.File) error {
 }
 
 // dropCache takes f's pages out of the page cache once they are on disk.
-// An object is written once and read later, if at all, often by another
-// machine, so caching it only grows the cache; on a VM that hands free
+// An object is written once and read at most a few times (a staged upload
+// once, by a worker that may be on another machine; a variant by whoever
+// fetches it before a CDN caches it), so caching it mostly grows the cache; on a VM that hands free
 // memory back to its host (virtio free page reporting, as on this project's
 // benchmark machine) each page of that growth costs a fault into the host,
 // which doubled the upload path's CPU time (docs/performance.md). Dropped
