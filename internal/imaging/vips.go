@@ -671,7 +671,7 @@ func (im vimage) EncodeWithin(format string, q, effort int, limit int64) ([]byte
 	if r != 0 {
 		return nil, vipsError("encode " + format)
 	}
-	data := C.GoBytes(unsafe.Pointer(b.data), C.int(b.len))
+	data := append([]byte(nil), unsafe.Slice((*byte)(unsafe.Pointer(b.data)), int(b.len))...) // any size, unlike GoBytes
 	if format == "webp" {
 		return stripWebP(data) // as in Encode
 	}
