@@ -39,7 +39,7 @@ func guardSource(format string, src []byte) ([]byte, error) {
 			return nil, fmt.Errorf("%w: animated WebP with %d frames (at most %d)", ErrUndecodable, n, maxWebPFrames)
 		}
 	case "png":
-		if len(src) >= 24 {
+		if len(src) >= 24 && string(src[12:16]) == "IHDR" {
 			if w, h := binary.BigEndian.Uint32(src[16:]), binary.BigEndian.Uint32(src[20:]); w > maxPNGSide || h > maxPNGSide {
 				return nil, fmt.Errorf("%w: PNG of %dx%d (libvips decodes at most %d pixels a side)", ErrUndecodable, w, h, maxPNGSide)
 			}
