@@ -61,6 +61,13 @@ const (
 	DefaultMaxFileSize = 50 << 20    // 50 MiB
 	DefaultMaxPixels   = 100_000_000 // 100 megapixels
 	DefaultMaxAttempts = 3
+	// DefaultWebhookMaxAttempts bounds the tries of one webhook delivery:
+	// with the default 2 s backoff, doubling, the last is 17 to 21 minutes
+	// after the first.
+	DefaultWebhookMaxAttempts = 10
+	// DefaultWebhookTimeout bounds one delivery attempt, answer included
+	// (webhook.DefaultTimeout).
+	DefaultWebhookTimeout = 10 * time.Second
 	// DefaultMaxConcurrentUploads bounds memory: each upload in flight holds
 	// up to 512 KB while it is checked and staged (plus, on S3, one 5 MiB
 	// part buffer when it is larger than that).
@@ -176,12 +183,19 @@ type Config struct {
 
 	// WebhookURLs receive a signed POST when a job records its outcome
 	// (job.completed, job.rejected, job.failed) with its status body,
-	// retried with RetryBackoff up to 10 times (docs/webhooks.md). They are
-	// sent by the processes that run workers. Default none.
+	// retried with RetryBackoff up to WebhookMaxAttempts times
+	// (docs/webhooks.md). They are sent by the processes that run workers.
+	// Default none.
 	WebhookURLs []string
 	// WebhookSecret keys the HMAC-SHA256 signature of each webhook; required
 	// with WebhookURLs, so that receivers can refuse anyone else's calls.
 	WebhookSecret string
+	// WebhookMaxAttempts bounds the tries of one delivery. Default 10
+	// (DefaultWebhookMaxAttempts), a delivery's own, not MaxAttempts.
+	WebhookMaxAttempts int
+	// WebhookTimeout bounds one delivery attempt, answer included: a
+	// receiver should queue the work and answer at once. Default 10 s.
+	WebhookTimeout time.Duration
 
 	// TracerProvider receives OpenTelemetry spans of uploads and processing
 	// attempts (with their stages). Default: otel's global provider, which
@@ -249,6 +263,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts = DefaultMaxAttempts
 	}
+	if c.WebhookMaxAttempts == 0 {
+		c.WebhookMaxAttempts = DefaultWebhookMaxAttempts
+	}
 	dur := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
 			*d = v
@@ -260,6 +277,7 @@ func (c Config) withDefaults() Config {
 	dur(&c.RescueAfter, max(DefaultRescueAfter, c.JobTimeout+time.Minute))
 	dur(&c.CleanupInterval, DefaultCleanupInterval)
 	dur(&c.StagingGrace, DefaultStagingGrace)
+	dur(&c.WebhookTimeout, DefaultWebhookTimeout)
 	if c.TracerProvider == nil {
 		c.TracerProvider = otel.GetTracerProvider()
 	}
@@ -345,6 +363,9 @@ func (c Config) validate() error {
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			return fmt.Errorf("config: webhook URL %q must be an absolute http:// or https:// URL", u)
 		}
+	}
+	if c.WebhookMaxAttempts < 1 || c.WebhookTimeout < 0 {
+		return fmt.Errorf("config: webhookMaxAttempts must be at least 1 and webhookTimeout positive")
 	}
 	if len(c.WebhookURLs) > 0 && c.WebhookSecret == "" {
 		return fmt.Errorf("config: webhook URLs need a webhookSecret to sign with (any long random string, shared with the receivers)")

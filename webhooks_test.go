@@ -261,6 +261,44 @@ func TestWebhookRetried(t *testing.T) {
 	}
 }
 
+// TestWebhookAttemptsAndTimeout: a receiver that never answers fails each
+// try after WebhookTimeout, and the delivery gives up after
+// WebhookMaxAttempts tries (the defaults, 10 s and 10, would not send a
+// second request within this test's wait).
+func TestWebhookAttemptsAndTimeout(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t, alwaysStatus(0)) // hangs
+	e := newWebhookEnv(t, func(cfg *xip.Config) {
+		cfg.WebhookTimeout = 300 * time.Millisecond
+		cfg.WebhookMaxAttempts = 2
+	}, r)
+	id := e.uploadOK("avatar", "u1", "a.jpg", testimages.JPEG(testimages.Quadrants(120, 80), 90))
+	e.waitMedia(id)
+	for _, d := range r.waitFor(2) {
+		e.assertDelivery(d, webhook.EventCompleted, id)
+	}
+	deadline := time.Now().Add(pollDeadline)
+	for {
+		var state string
+		db := openDB(t, e.dir)
+		err := db.QueryRow(`SELECT state FROM river_job WHERE kind = 'ximagepipeline.webhook'`).Scan(&state)
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if state == "discarded" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the delivery is %s after two failed tries, want discarded", state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := len(r.waitFor(2)); n != 2 {
+		t.Errorf("%d requests, want 2 (WebhookMaxAttempts)", n)
+	}
+}
+
 // TestWebhookPostgres: on PostgreSQL the webhook jobs are inserted through
 // database/sql inside the outcome's transaction and worked by the pgx
 // client's own "webhooks" queue; a failed try is retried there too.

@@ -69,9 +69,12 @@ type Sender struct {
 	// Status returns a job's status body, exactly as the status route
 	// answers it.
 	Status func(ctx context.Context, jobID string) ([]byte, error)
-	// Client sends the requests. Default: a client with DefaultTimeout that
+	// Client sends the requests. Default: a client with Timeout that
 	// follows no redirects (a 3xx is a failed attempt).
 	Client *http.Client
+	// Timeout bounds one attempt, answer included, when Client is nil.
+	// Default DefaultTimeout.
+	Timeout time.Duration
 }
 
 // Send makes one attempt at a delivery: nil when the receiver answered
@@ -95,11 +98,7 @@ func (s *Sender) Send(ctx context.Context, d Delivery) error {
 	req.Header.Set(HeaderDelivery, d.ID)
 	signature.Set(req.Header, s.Secret, body)
 
-	client := s.Client
-	if client == nil {
-		client = defaultClient
-	}
-	resp, err := client.Do(req)
+	resp, err := s.client().Do(req)
 	if err != nil {
 		return fmt.Errorf("webhook %s to %s: %w", d.Event, d.URL, err)
 	}
@@ -111,9 +110,19 @@ func (s *Sender) Send(ctx context.Context, d Delivery) error {
 	return nil
 }
 
-var defaultClient = &http.Client{
-	Timeout:       DefaultTimeout,
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+// client is the Client, or one with the Timeout that follows no redirects.
+func (s *Sender) client() *http.Client {
+	if s.Client != nil {
+		return s.Client
+	}
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return &http.Client{
+		Timeout:       timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 func snippet(b []byte) string {

@@ -30,6 +30,7 @@ data-dir: /from/file
 prefix: /from-file
 max-attempts: 7
 shutdown-grace: 45s
+webhook-max-attempts: 4
 allowed-type: [image/jpeg, image/avif]
 variants:
   thumb: {width: 200, height: 200, fit: cover}
@@ -38,6 +39,7 @@ sourceTypes:
 `), 0o644)
 	t.Setenv("PREFIX", "/from-env")
 	t.Setenv("MAX_ATTEMPTS", "5")
+	t.Setenv("WEBHOOK_TIMEOUT", "3s")
 	var o options
 	fs := newFlagSet(&o)
 	if err := fs.Parse([]string{"--config", file, "--max-attempts", "9"}); err != nil {
@@ -49,6 +51,9 @@ sourceTypes:
 	cfg := o.config()
 	if cfg.DataDir != "/from/file" || cfg.Prefix != "/from-env" || cfg.MaxAttempts != 9 {
 		t.Errorf("data dir %q (want file), prefix %q (want env), attempts %d (want flag 9)", cfg.DataDir, cfg.Prefix, cfg.MaxAttempts)
+	}
+	if cfg.WebhookMaxAttempts != 4 || cfg.WebhookTimeout != 3*time.Second {
+		t.Errorf("webhook attempts %d (want the file's 4), timeout %s (want the environment's 3s)", cfg.WebhookMaxAttempts, cfg.WebhookTimeout)
 	}
 	if o.shutdownGrace != 45*time.Second {
 		t.Errorf("shutdown grace %s, want the file's 45s", o.shutdownGrace)

@@ -34,6 +34,8 @@ type options struct {
 	// Webhooks announcing each job's outcome.
 	webhookURLs   []string
 	webhookSecret string
+	webhookTries  int
+	webhookWait   time.Duration
 	// Lease and timing of jobs (set by pipelineConfig); 0: the default.
 	jobTimeout      time.Duration
 	rescueAfter     time.Duration
@@ -76,6 +78,8 @@ func (o *options) addFlags(fs *pflag.FlagSet, server bool) {
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", defaultShutdownGrace, "on SIGTERM or SIGINT, how long requests and running jobs may finish before the jobs are handed back to the queue; keep it below the process manager's stop timeout")
 	fs.StringArrayVar(&o.webhookURLs, "webhook-url", nil, "URL receiving job.completed, job.rejected and job.failed (repeatable; docs/webhooks.md)")
 	fs.StringVar(&o.webhookSecret, "webhook-secret", "", "secret signing the webhooks (HMAC-SHA256); required with --webhook-url")
+	fs.IntVar(&o.webhookTries, "webhook-max-attempts", ximagepipeline.DefaultWebhookMaxAttempts, "tries of one webhook delivery, with the retry backoff between them")
+	fs.DurationVar(&o.webhookWait, "webhook-timeout", ximagepipeline.DefaultWebhookTimeout, "longest wait for a webhook receiver's answer; longer is a failed try")
 	o.s3.addFlags(fs)
 	o.moderation.addFlags(fs)
 }
@@ -176,6 +180,8 @@ func (o *options) config() ximagepipeline.Config {
 		Concurrency:          o.concurrency,
 		WebhookURLs:          o.webhookURLs,
 		WebhookSecret:        o.webhookSecret,
+		WebhookMaxAttempts:   o.webhookTries,
+		WebhookTimeout:       o.webhookWait,
 		Logger:               slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 		RetryBackoff:         o.retryBackoff,
 		PollInterval:         o.pollInterval,

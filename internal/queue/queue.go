@@ -52,6 +52,8 @@ type Config struct {
 	RescueAfter     time.Duration
 	CleanupInterval time.Duration
 	Logger          *slog.Logger
+	// WebhookMaxAttempts bounds the tries of one webhook delivery.
+	WebhookMaxAttempts int
 	// Webhooks sends the webhook jobs (EnqueueWebhooksTx); an error retries
 	// the delivery with the same backoff, up to WebhookMaxAttempts. nil:
 	// webhook jobs are left to workers that have it.
@@ -67,9 +69,6 @@ const (
 	WebhookQueue = "webhooks"
 	// WebhookWorkers is how many deliveries are sent at once, per process.
 	WebhookWorkers = 10
-	// WebhookMaxAttempts bounds the tries of one delivery: with the default
-	// 2 s backoff, doubling, the last is 17 to 21 minutes after the first.
-	WebhookMaxAttempts = 10
 )
 
 // State is a job's state as the queue sees it.
@@ -140,6 +139,8 @@ type Queue struct {
 	reader   client                 // looks jobs up
 	maxTries int
 	db       *sql.DB
+
+	webhookMaxAttempts int
 }
 
 // Migrate applies River's own migrations.
@@ -168,7 +169,7 @@ func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error
 // New builds the queue. With Work set, Start runs cfg.Concurrency workers
 // calling h.
 func New(cfg Config, h Handler) (*Queue, error) {
-	q := &Queue{maxTries: cfg.MaxAttempts, db: cfg.DB}
+	q := &Queue{maxTries: cfg.MaxAttempts, db: cfg.DB, webhookMaxAttempts: max(1, cfg.WebhookMaxAttempts)}
 	rc := &river.Config{
 		Logger:               cfg.Logger,
 		MaxAttempts:          cfg.MaxAttempts,
@@ -276,7 +277,7 @@ func (q *Queue) EnqueueWebhooksTx(ctx context.Context, tx *sql.Tx, jobID, event 
 	if len(urls) == 0 {
 		return nil
 	}
-	opts := &river.InsertOpts{Queue: WebhookQueue, MaxAttempts: WebhookMaxAttempts}
+	opts := &river.InsertOpts{Queue: WebhookQueue, MaxAttempts: q.webhookMaxAttempts}
 	params := make([]river.InsertManyParams, 0, len(urls))
 	for _, u := range urls {
 		args := WebhookArgs{DeliveryID: "dlv_" + strings.ToLower(rand.Text()), JobID: jobID, Event: event, URL: u}
