@@ -171,7 +171,7 @@ func New(ctx context.Context, cfg Config) (_ *Pipeline, err error) {
 		DB: st.DB(), Pool: st.Pool(), Work: !cfg.DisableWorkers,
 		Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts, RetryBackoff: cfg.RetryBackoff, PollInterval: cfg.PollInterval,
 		WebhookMaxAttempts: cfg.WebhookMaxAttempts,
-		JobTimeout: cfg.JobTimeout, RescueAfter: cfg.RescueAfter, CleanupInterval: cfg.CleanupInterval,
+		JobTimeout:         cfg.JobTimeout, RescueAfter: cfg.RescueAfter, CleanupInterval: cfg.CleanupInterval,
 		Logger: cfg.Logger,
 	}
 	if cfg.WebhookSecret != "" {
