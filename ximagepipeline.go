@@ -170,9 +170,8 @@ func New(ctx context.Context, cfg Config) (_ *Pipeline, err error) {
 	qcfg := queue.Config{
 		DB: st.DB(), Pool: st.Pool(), Work: !cfg.DisableWorkers,
 		Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts, RetryBackoff: cfg.RetryBackoff, PollInterval: cfg.PollInterval,
-		WebhookMaxAttempts: cfg.WebhookMaxAttempts,
-		JobTimeout:         cfg.JobTimeout, RescueAfter: cfg.RescueAfter, CleanupInterval: cfg.CleanupInterval,
-		Logger: cfg.Logger,
+		JobTimeout: cfg.JobTimeout, RescueAfter: cfg.RescueAfter, CleanupInterval: cfg.CleanupInterval,
+		WebhookMaxAttempts: cfg.WebhookMaxAttempts, Logger: cfg.Logger,
 	}
 	if cfg.WebhookSecret != "" {
 		qcfg.Webhooks = &webhook.Sender{Secret: cfg.WebhookSecret, Status: p.statusJSON, Timeout: cfg.WebhookTimeout}
