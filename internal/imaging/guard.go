@@ -1,6 +1,7 @@
 package imaging
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 )
@@ -29,21 +30,26 @@ const (
 // which are metadata only and which libpng inflates into memory whole: a
 // few hundred 10 KB zTXt chunks made gigabytes.
 func guardSource(format string, src []byte) ([]byte, error) {
-	switch format {
-	case "jpeg":
+	if format == "jpeg" {
 		if n := countJPEGScans(src); n > maxJPEGScans {
 			return nil, fmt.Errorf("%w: progressive JPEG with %d scans (at most %d)", ErrUndecodable, n, maxJPEGScans)
 		}
-	case "webp":
-		if n := countWebPFrames(src); n > maxWebPFrames {
-			return nil, fmt.Errorf("%w: animated WebP with %d frames (at most %d)", ErrUndecodable, n, maxWebPFrames)
+		return src, nil
+	}
+	if format != "png" && format != "webp" {
+		return src, nil
+	}
+	// The upload's header reader, over the whole file: its frame count is
+	// exact. A header it cannot read is left to libvips to report.
+	if h, err := readHeader(bytes.NewReader(src), int64(len(src))); err == nil {
+		switch {
+		case format == "webp" && h.Frames > maxWebPFrames:
+			return nil, fmt.Errorf("%w: animated WebP with %d frames (at most %d)", ErrUndecodable, h.Frames, maxWebPFrames)
+		case format == "png" && (h.Width > maxPNGSide || h.Height > maxPNGSide):
+			return nil, fmt.Errorf("%w: PNG of %dx%d (libvips decodes at most %d pixels a side)", ErrUndecodable, h.Width, h.Height, maxPNGSide)
 		}
-	case "png":
-		if len(src) >= 24 && string(src[12:16]) == "IHDR" {
-			if w, h := binary.BigEndian.Uint32(src[16:]), binary.BigEndian.Uint32(src[20:]); w > maxPNGSide || h > maxPNGSide {
-				return nil, fmt.Errorf("%w: PNG of %dx%d (libvips decodes at most %d pixels a side)", ErrUndecodable, w, h, maxPNGSide)
-			}
-		}
+	}
+	if format == "png" {
 		return withoutPNGText(src), nil
 	}
 	return src, nil
@@ -86,22 +92,6 @@ func countJPEGScans(src []byte) int {
 		}
 	}
 	return scans
-}
-
-// countWebPFrames counts the ANMF chunks of a WebP file.
-func countWebPFrames(src []byte) int {
-	frames := 0
-	for i := 12; i+8 <= len(src); {
-		if string(src[i:i+4]) == "ANMF" {
-			frames++
-		}
-		n := int(binary.LittleEndian.Uint32(src[i+4:]))
-		if n < 0 || n > len(src) {
-			break
-		}
-		i += 8 + n + n&1
-	}
-	return frames
 }
 
 // withoutPNGText returns src without its text chunks, or src itself when it

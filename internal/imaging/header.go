@@ -33,10 +33,14 @@ type Header struct {
 // Frames counts GIF image descriptors, WebP ANMF chunks and the APNG acTL
 // frame count; for GIF and WebP it is a lower bound when the frames do not
 // all fit within MaxHeaderRead. AVIF and HEIC report 1 frame.
-func ReadHeader(r io.Reader) (Header, error) {
-	br := bufio.NewReaderSize(io.LimitReader(r, MaxHeaderRead), 4096)
+func ReadHeader(r io.Reader) (Header, error) { return readHeader(r, MaxHeaderRead) }
+
+// readHeader is ReadHeader reading at most limit bytes; given a whole file
+// as the limit, its frame counts are exact.
+func readHeader(r io.Reader, limit int64) (Header, error) {
+	br := bufio.NewReaderSize(io.LimitReader(r, limit), 4096)
 	head, _ := br.Peek(sniffLen)
-	hr := headerReader{br}
+	hr := headerReader{br, limit}
 	var h Header
 	var err error
 	switch Sniff(head) {
@@ -55,7 +59,7 @@ func ReadHeader(r io.Reader) (Header, error) {
 		return Header{}, fmt.Errorf("%w: not a supported image (%s)", ErrBadHeader, Sniff(head))
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return Header{}, fmt.Errorf("%w: %s header truncated or beyond %d bytes", ErrBadHeader, h.Format, MaxHeaderRead)
+		return Header{}, fmt.Errorf("%w: %s header truncated or beyond %d bytes", ErrBadHeader, h.Format, limit)
 	}
 	if err != nil {
 		return Header{}, err
@@ -67,7 +71,10 @@ func ReadHeader(r io.Reader) (Header, error) {
 	return h, nil
 }
 
-type headerReader struct{ *bufio.Reader }
+type headerReader struct {
+	*bufio.Reader
+	limit int64 // the most it reads
+}
 
 func (r headerReader) bytes(n int) ([]byte, error) {
 	b := make([]byte, n)
@@ -76,7 +83,7 @@ func (r headerReader) bytes(n int) ([]byte, error) {
 }
 
 func (r headerReader) skip(n int64) error {
-	if n < 0 || n > MaxHeaderRead {
+	if n < 0 || n > r.limit {
 		return io.ErrUnexpectedEOF
 	}
 	_, err := r.Discard(int(n))
@@ -344,7 +351,7 @@ func (r headerReader) box() (string, int64, error) {
 		}
 		size, hdr = int64(binary.BigEndian.Uint64(l)), 16
 	}
-	if size < hdr || size-hdr > MaxHeaderRead {
+	if size < hdr || size-hdr > r.limit {
 		return "", 0, badHeader("heif", "box size out of range")
 	}
 	return string(b[4:8]), size - hdr, nil
