@@ -343,11 +343,11 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 				}
 				defer img.Close()
 			}
-			if opts.MaxOriginalBytes > 0 {
-				out.Data, err = img.EncodeWithin(format, originalQuality, opts.WebPEffort, opts.MaxOriginalBytes)
-			} else {
-				out.Data, err = img.Encode(format, originalQuality, opts.WebPEffort)
+			limit := opts.MaxOriginalBytes
+			if limit <= 0 {
+				limit = math.MaxInt64
 			}
+			out.Data, err = img.EncodeWithin(format, originalQuality, opts.WebPEffort, limit)
 			if errors.Is(err, errEncodingTooLarge) {
 				return nil, fmt.Errorf("%w: over %d bytes", ErrOriginalTooLarge, opts.MaxOriginalBytes)
 			}

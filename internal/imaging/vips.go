@@ -278,31 +278,9 @@ static int extract_area(VipsImage *in, VipsImage **out, int left, int top, int w
 	return vips_extract_area(in, out, left, top, width, height, NULL);
 }
 
-static int save_webp(VipsImage *in, int q, int effort, void **buf, size_t *len) {
-	return vips_webpsave_buffer(in, buf, len, "Q", q, "effort", effort, "strip", TRUE, NULL);
-}
-
-static int save_heif(VipsImage *in, int q, int av1, void **buf, size_t *len) {
-	return vips_heifsave_buffer(in, buf, len, "Q", q, "strip", TRUE,
-		"compression", av1 ? VIPS_FOREIGN_HEIF_COMPRESSION_AV1 : VIPS_FOREIGN_HEIF_COMPRESSION_HEVC,
-		NULL);
-}
-
-static int save_jpeg(VipsImage *in, int q, void **buf, size_t *len) {
-	return vips_jpegsave_buffer(in, buf, len, "Q", q, "strip", TRUE,
-		"optimize_coding", TRUE, NULL);
-}
-
-static int save_png(VipsImage *in, void **buf, size_t *len) {
-	return vips_pngsave_buffer(in, buf, len, "strip", TRUE, NULL);
-}
-
-static int save_gif(VipsImage *in, void **buf, size_t *len) {
-	return vips_gifsave_buffer(in, buf, len, "strip", TRUE, NULL);
-}
-
-// A memory target that refuses to grow past a limit: the encoder fails at
-// its first write beyond it instead of finishing a huge file.
+// The memory target every encoding is written to. It refuses to grow past
+// its limit: the encoder fails at its first write beyond it instead of
+// finishing a huge file.
 typedef struct {
 	char *data;
 	size_t len, cap, limit;
@@ -329,7 +307,7 @@ static gint64 bounded_write(VipsTargetCustom *t, const void *data, gint64 n, voi
 }
 
 // save_bounded encodes in as format (0 jpeg, 1 png, 2 webp, 3 gif, 4 avif,
-// 5 heic) into b, at most b->limit bytes.
+// 5 heic) into b, at most b->limit bytes, without metadata.
 static int save_bounded(VipsImage *in, int format, int q, int effort, bounded *b) {
 	VipsTargetCustom *t = vips_target_custom_new();
 	g_signal_connect(t, "write", G_CALLBACK(bounded_write), b);
@@ -361,6 +339,7 @@ import "C"
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"unsafe"
 )
@@ -614,46 +593,19 @@ func (im vimage) Pixels() ([]byte, error) {
 // Encode saves the image as format ("webp", "avif", "heic", "jpeg", "png",
 // "gif") at quality q (ignored by png and gif); effort is libwebp's method.
 func (im vimage) Encode(format string, q, effort int) ([]byte, error) {
-	var buf unsafe.Pointer
-	var n C.size_t
-	var r C.int
-	switch format {
-	case "webp":
-		r = C.save_webp(im.p, C.int(q), C.int(effort), &buf, &n)
-	case "avif":
-		r = C.save_heif(im.p, C.int(q), 1, &buf, &n)
-	case "heic":
-		r = C.save_heif(im.p, C.int(q), 0, &buf, &n)
-	case "jpeg":
-		r = C.save_jpeg(im.p, C.int(q), &buf, &n)
-	case "png":
-		r = C.save_png(im.p, &buf, &n)
-	case "gif":
-		r = C.save_gif(im.p, &buf, &n)
-	default:
-		return nil, errors.New("encode: unknown format " + format)
-	}
-	if r != 0 {
-		return nil, vipsError("encode " + format)
-	}
-	defer C.g_free(C.gpointer(buf))
-	data := C.GoBytes(buf, C.int(n))
-	if format == "webp" {
-		// libvips 8.14 ignores strip in webpsave and writes an EXIF chunk
-		// it builds from the resolution fields (libvips issue 3340).
-		return stripWebP(data)
-	}
-	return data, nil
+	return im.EncodeWithin(format, q, effort, math.MaxInt64)
 }
 
-// errTooLarge is EncodeWithin's answer when the encoding would pass its limit.
+// errEncodingTooLarge is EncodeWithin's answer when the encoding would pass
+// its limit.
 var errEncodingTooLarge = errors.New("encoding over its size limit")
 
-// EncodeWithin is Encode for outputs that must not pass limit bytes: the
+// EncodeWithin is Encode for an output that must not pass limit bytes: the
 // encoder writes into a bounded target and stops at its first write past
 // the limit (errEncodingTooLarge), rather than finishing a file of any size
-// in memory first. The variants use Encode: their size is bounded by their
-// dimensions.
+// in memory first. libvips 8.14's JPEG, PNG and GIF savers write as they
+// go; its WebP and HEIF savers write once at the end, so for those the
+// limit bounds the result, not the work.
 func (im vimage) EncodeWithin(format string, q, effort int, limit int64) ([]byte, error) {
 	code, ok := map[string]C.int{"jpeg": 0, "png": 1, "webp": 2, "gif": 3, "avif": 4, "heic": 5}[format]
 	if !ok {
@@ -673,7 +625,9 @@ func (im vimage) EncodeWithin(format string, q, effort int, limit int64) ([]byte
 	}
 	data := append([]byte(nil), unsafe.Slice((*byte)(unsafe.Pointer(b.data)), int(b.len))...) // any size, unlike GoBytes
 	if format == "webp" {
-		return stripWebP(data) // as in Encode
+		// libvips 8.14 ignores strip in webpsave and writes an EXIF chunk
+		// it builds from the resolution fields (libvips issue 3340).
+		return stripWebP(data)
 	}
 	return data, nil
 }
