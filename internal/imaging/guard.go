@@ -64,8 +64,12 @@ func guardSource(format string, src []byte) ([]byte, error) {
 func countJPEGScans(src []byte) int {
 	scans := 0
 	for i := 2; i+1 < len(src); {
-		if src[i] != 0xFF { // stray byte
-			i++
+		if src[i] != 0xFF { // stray bytes
+			j := bytes.IndexByte(src[i:], 0xFF)
+			if j < 0 {
+				return scans
+			}
+			i += j
 			continue
 		}
 		marker := src[i+1]
@@ -87,8 +91,19 @@ func countJPEGScans(src []byte) int {
 			continue
 		}
 		scans++
-		for i+1 < len(src) && (src[i] != 0xFF || src[i+1] == 0x00 || src[i+1] >= 0xD0 && src[i+1] <= 0xD7) {
-			i++
+		// The entropy-coded data runs to the next 0xFF that is not
+		// followed by 0x00 or a restart marker (IndexByte is vectorised:
+		// this pass is in every job).
+		for i < len(src) {
+			j := bytes.IndexByte(src[i:], 0xFF)
+			if j < 0 || i+j+1 >= len(src) {
+				return scans
+			}
+			i += j
+			if next := src[i+1]; next != 0x00 && (next < 0xD0 || next > 0xD7) {
+				break
+			}
+			i += 2
 		}
 	}
 	return scans
