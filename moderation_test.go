@@ -75,6 +75,13 @@ func newProvider(t *testing.T, answer func(n int) (int, string)) *provider {
 	return p
 }
 
+// sourceID is the source id request number n (from 1) was sent for.
+func (p *provider) sourceID(n int) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.requests[n-1].header.Get(httpmod.HeaderSourceID)
+}
+
 func (p *provider) calls() []providerRequest {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -215,10 +222,7 @@ func TestModerationPolicy(t *testing.T) {
 	// Source ids choose the answer: "suggestive" or "unsure".
 	p := newProvider(t, nil)
 	p.answer = func(n int) (int, string) {
-		p.mu.Lock()
-		sourceID := p.requests[n-1].header.Get(httpmod.HeaderSourceID)
-		p.mu.Unlock()
-		if sourceID == "unsure" {
+		if p.sourceID(n) == "unsure" {
 			return http.StatusOK, `{"flags": ["explicit"], "confidence": 0.55}`
 		}
 		return http.StatusOK, `{"flags": ["suggestive"], "confidence": 0.9}`
@@ -386,10 +390,7 @@ func TestModerationOnMedia(t *testing.T) {
 			// Source ids choose the provider's answer.
 			p := newProvider(t, nil)
 			p.answer = func(n int) (int, string) {
-				p.mu.Lock()
-				sourceID := p.requests[n-1].header.Get(httpmod.HeaderSourceID)
-				p.mu.Unlock()
-				switch sourceID {
+				switch p.sourceID(n) {
 				case "annotated":
 					return http.StatusOK, `{"flags": ["suggestive"], "confidence": 0.9, "labels": [{"name": "Sexy", "confidence": 0.9}]}`
 				case "clean":

@@ -16,6 +16,22 @@ import (
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 )
 
+// answer is an HTTP status code and a JSON body.
+type answer struct {
+	code int
+	body map[string]any
+}
+
+// getLater GETs path in the background: the answer comes on the channel.
+func (e *env) getLater(path string) <-chan answer {
+	ch := make(chan answer, 1)
+	go func() {
+		code, body := e.get(path)
+		ch <- answer{code, body}
+	}()
+	return ch
+}
+
 // TestStatusWait: ?wait= answers as soon as a held job finishes, with the
 // final status, and a job still running after the wait answers 202.
 func TestStatusWait(t *testing.T) {
@@ -25,15 +41,7 @@ func TestStatusWait(t *testing.T) {
 	if code, body := e.get(e.prefix() + "/status/" + id + "?wait=100ms"); code != http.StatusAccepted || body["status"] != "PROCESSING" {
 		t.Fatalf("short wait on a held job: %d %v, want 202 PROCESSING", code, body)
 	}
-	type answer struct {
-		code int
-		body map[string]any
-	}
-	done := make(chan answer, 1)
-	go func() {
-		code, body := e.get(e.prefix() + "/status/" + id + "?wait=30s")
-		done <- answer{code, body}
-	}()
+	done := e.getLater(e.prefix() + "/status/" + id + "?wait=30s")
 	select {
 	case a := <-done:
 		t.Fatalf("the long poll answered %d %v before the job could finish", a.code, a.body)
@@ -104,15 +112,7 @@ func TestEndWaits(t *testing.T) {
 	e, gs, id := heldJob(t, 0)
 	defer close(gs.hold)
 
-	type answer struct {
-		code int
-		body map[string]any
-	}
-	polled := make(chan answer, 1)
-	go func() {
-		code, body := e.get(e.prefix() + "/status/" + id + "?wait=60s")
-		polled <- answer{code, body}
-	}()
+	polled := e.getLater(e.prefix() + "/status/" + id + "?wait=60s")
 	resp, err := http.Get(e.srv.URL + e.prefix() + "/events/" + id)
 	if err != nil {
 		t.Fatal(err)

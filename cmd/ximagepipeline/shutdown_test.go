@@ -47,11 +47,7 @@ func TestGracefulStop(t *testing.T) {
 
 		// Read the outcome with a second process that processes nothing.
 		reader := startServer(t, bin, nil, "--data-dir", data, "--workers=false")
-		code, body := getStatus(t, reader.base(), jobID, "")
-		if code != http.StatusOK || body["status"] != "COMPLETE" {
-			t.Fatalf("status after the stop: %d %v, want 200 COMPLETE", code, body)
-		}
-		checkMedia(t, reader, body)
+		assertComplete(t, reader, jobID, "", "after the stop")
 	})
 
 	// A job still running when the grace runs out is handed back, without
@@ -61,8 +57,7 @@ func TestGracefulStop(t *testing.T) {
 		t.Parallel()
 		mod := newHeldModerator(t)
 		data := t.TempDir()
-		args := []string{"--data-dir", data, "--max-attempts", "1",
-			"--moderation", "http", "--moderation-url", mod.url, "--moderation-timeout", "5m"}
+		args := mod.serveArgs(data)
 		// The grace from the environment, as a container would set it.
 		srv := startServer(t, bin, []string{"SHUTDOWN_GRACE=1s"}, args...)
 		jobID := uploadAccepted(t, srv.base(), jpg)
@@ -96,11 +91,7 @@ func TestGracefulStop(t *testing.T) {
 			t.Fatalf("status of the handed-back job: %d %v, want 202 PENDING or PROCESSING", code, body)
 		}
 		mod.releaseAll()
-		code, body = getStatus(t, again.base(), jobID, "30s")
-		if code != http.StatusOK || body["status"] != "COMPLETE" {
-			t.Fatalf("status after the restart: %d %v, want 200 COMPLETE", code, body)
-		}
-		checkMedia(t, again, body)
+		assertComplete(t, again, jobID, "30s", "after the restart")
 	})
 
 	// The `worker` command stops the same way, beside an API server on the
@@ -109,8 +100,7 @@ func TestGracefulStop(t *testing.T) {
 		t.Parallel()
 		mod := newHeldModerator(t)
 		data := t.TempDir()
-		args := []string{"--data-dir", data, "--max-attempts", "1",
-			"--moderation", "http", "--moderation-url", mod.url, "--moderation-timeout", "5m"}
+		args := mod.serveArgs(data)
 		api := startServer(t, bin, nil, "--data-dir", data, "--workers=false")
 		jobID := uploadAccepted(t, api.base(), jpg)
 		worker := startProcess(t, bin, nil, append([]string{"worker", "--shutdown-grace", "1s"}, args...)...)
@@ -126,11 +116,7 @@ func TestGracefulStop(t *testing.T) {
 		}
 		mod.releaseAll()
 		startProcess(t, bin, nil, append([]string{"worker"}, args...)...)
-		code, body = getStatus(t, api.base(), jobID, "30s")
-		if code != http.StatusOK || body["status"] != "COMPLETE" {
-			t.Fatalf("status after a new worker: %d %v, want 200 COMPLETE", code, body)
-		}
-		checkMedia(t, api, body)
+		assertComplete(t, api, jobID, "30s", "after a new worker")
 	})
 
 	// An upload being received when SIGTERM arrives is answered 202, and
@@ -180,11 +166,7 @@ func TestGracefulStop(t *testing.T) {
 		}
 
 		again := startServer(t, bin, nil, "--data-dir", data)
-		code, st := getStatus(t, again.base(), accepted["jobId"].(string), "30s")
-		if code != http.StatusOK || st["status"] != "COMPLETE" {
-			t.Fatalf("job of the upload in flight: %d %v, want 200 COMPLETE", code, st)
-		}
-		checkMedia(t, again, st)
+		assertComplete(t, again, accepted["jobId"].(string), "30s", "of the upload in flight")
 	})
 }
 
@@ -246,6 +228,13 @@ func (m *heldModerator) waitEntered(t *testing.T) {
 	}
 }
 
+// serveArgs are the options of a process on data whose jobs ask m, with one
+// attempt each: a job handed back must not count it.
+func (m *heldModerator) serveArgs(data string) []string {
+	return []string{"--data-dir", data, "--max-attempts", "1",
+		"--moderation", "http", "--moderation-url", m.url, "--moderation-timeout", "5m"}
+}
+
 func (m *heldModerator) releaseAll() { m.once.Do(func() { close(m.release) }) }
 
 // uploadForm is the multipart body of an avatar upload of jpg.
@@ -303,9 +292,14 @@ func getStatus(t *testing.T, base, jobID, wait string) (int, map[string]any) {
 	return resp.StatusCode, body
 }
 
-// checkMedia fetches every variant URL of a COMPLETE status body.
-func checkMedia(t *testing.T, s *server, status map[string]any) {
+// assertComplete reads a job's status from s (a long poll of wait, if
+// any): it must be COMPLETE, and every variant URL must serve a WebP.
+func assertComplete(t *testing.T, s *server, jobID, wait, when string) {
 	t.Helper()
+	code, status := getStatus(t, s.base(), jobID, wait)
+	if code != http.StatusOK || status["status"] != "COMPLETE" {
+		t.Fatalf("status %s: %d %v, want 200 COMPLETE", when, code, status)
+	}
 	media, _ := status["media"].(map[string]any)
 	urls, _ := media["urls"].(map[string]any)
 	if len(urls) != 2 { // avatar: xs and sm

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/zlib"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -102,23 +101,15 @@ func animatedWebP(t *testing.T, n int) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	still := res.Variants[0].Data[12:] // the image chunk(s) of a simple WebP
-	chunk := func(fourcc string, data []byte) []byte {
-		c := append([]byte(fourcc), binary.LittleEndian.AppendUint32(nil, uint32(len(data)))...)
-		c = append(c, data...)
-		if len(data)%2 == 1 {
-			c = append(c, 0)
-		}
-		return c
-	}
+	still := res.Variants[0].Data[12:]              // the image chunk(s) of a simple WebP
 	vp8x := []byte{0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0} // animation flag, 1x1 canvas
-	body := append([]byte("WEBP"), chunk("VP8X", vp8x)...)
-	body = append(body, chunk("ANIM", make([]byte, 6))...)
-	frame := chunk("ANMF", append([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0}, still...))
+	body := webpChunk("VP8X", vp8x)
+	body = append(body, webpChunk("ANIM", make([]byte, 6))...)
+	frame := webpChunk("ANMF", append([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0}, still...))
 	for range n {
 		body = append(body, frame...)
 	}
-	return append(append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(len(body)))...), body...)
+	return webpFile(body)
 }
 
 // A PNG's text chunks never reach libvips, which would inflate every zTXt

@@ -40,19 +40,11 @@ func craftedJPEG(w, h uint16, app1 int) []byte {
 }
 
 func craftedWebP(chunk string, payload []byte, extra ...[]byte) []byte {
-	c := func(fourcc string, p []byte) []byte {
-		b := append([]byte(fourcc), binary.LittleEndian.AppendUint32(nil, uint32(len(p)))...)
-		b = append(b, p...)
-		if len(p)%2 == 1 {
-			b = append(b, 0)
-		}
-		return b
-	}
-	body := append([]byte("WEBP"), c(chunk, payload)...)
+	body := webpChunk(chunk, payload)
 	for _, e := range extra {
-		body = append(body, c("ANMF", e)...)
+		body = append(body, webpChunk("ANMF", e)...)
 	}
-	return append(append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(len(body)))...), body...)
+	return webpFile(body)
 }
 
 func box(typ string, body ...[]byte) []byte {
