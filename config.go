@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net/url"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -14,45 +13,30 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/ximagepipeline/ximagepipeline/media"
 	"github.com/ximagepipeline/ximagepipeline/moderation"
 	"github.com/ximagepipeline/ximagepipeline/storage"
 )
 
-// Fit says how a variant is sized.
-type Fit string
-
-const (
-	// FitCover crops to exactly Width x Height around the focal point.
-	FitCover Fit = "cover"
-	// FitInside bounds the width (and the height, when set) keeping the aspect ratio.
-	FitInside Fit = "inside"
+// The model's types, defined once in package media.
+type (
+	// Fit says how a variant is sized: FitCover or FitInside.
+	Fit = media.Fit
+	// VariantSpec is one output size. Variants are never enlarged.
+	VariantSpec = media.VariantSpec
+	// SourceType is what an upload is for (avatar, gallery, ...) and
+	// decides which variants are made and how.
+	SourceType = media.SourceType
+	// Point is a position in 0..1 of the width and height.
+	Point = media.Point
+	// SourceMetadata are facts about the source as uploaded.
+	SourceMetadata = media.SourceFacts
 )
 
-// VariantSpec is one output size. Variants are never enlarged.
-type VariantSpec struct {
-	Width  int `json:"width" yaml:"width"`
-	Height int `json:"height,omitempty" yaml:"height"` // 0: bounded by width only
-	Fit    Fit `json:"fit" yaml:"fit"`
-}
-
-// SourceType is what an upload is for (avatar, gallery, ...) and decides
-// which variants are made and how.
-type SourceType struct {
-	Variants      []string `json:"variants" yaml:"variants"`
-	Quality       int      `json:"quality" yaml:"quality"`             // WebP/AVIF quality, 1-100
-	StoreOriginal bool     `json:"storeOriginal" yaml:"storeOriginal"` // keep the metadata-free original
-	Formats       []string `json:"formats" yaml:"formats"`             // default ["webp"]; "avif" may be added
-	// Animated keeps the animation of animated GIF and WebP uploads in the
-	// WebP variants (animated WebP), at most MaxFrames frames. Default
-	// false: variants show the first frame.
-	Animated bool `json:"animated,omitempty" yaml:"animated"`
-	// MaxFrames caps the frames kept when Animated; later frames are
-	// dropped. Default 0: imaging.DefaultMaxFrames (50).
-	MaxFrames int `json:"maxFrames,omitempty" yaml:"maxFrames"`
-	// Moderation overrides Config.Moderation for this source type (turn it
-	// off, change what rejects). Default nil: Config.Moderation applies.
-	Moderation *moderation.Policy `json:"moderation,omitempty" yaml:"moderation"`
-}
+const (
+	FitCover  = media.FitCover
+	FitInside = media.FitInside
+)
 
 // Defaults of the contract (section 4).
 const (
@@ -95,31 +79,13 @@ const (
 
 // DefaultAllowedTypes are decoded by default. AVIF and HEIC are opt-in;
 // SVG and anything else are never decoded.
-var DefaultAllowedTypes = []string{"image/jpeg", "image/png", "image/webp", "image/gif"}
+var DefaultAllowedTypes = media.DefaultAllowedTypes()
 
 // DefaultVariants returns the contract's variant table.
-func DefaultVariants() map[string]VariantSpec {
-	return map[string]VariantSpec{
-		"xs":  {Width: 64, Height: 64, Fit: FitCover},
-		"sm":  {Width: 150, Height: 150, Fit: FitCover},
-		"md":  {Width: 400, Fit: FitInside},
-		"lg":  {Width: 800, Fit: FitInside},
-		"xl":  {Width: 1200, Fit: FitInside},
-		"2xl": {Width: 1920, Fit: FitInside},
-	}
-}
+func DefaultVariants() map[string]VariantSpec { return media.DefaultVariants() }
 
 // DefaultSourceTypes returns the contract's source types.
-func DefaultSourceTypes() map[string]SourceType {
-	webp := []string{"webp"}
-	return map[string]SourceType{
-		"avatar":       {Variants: []string{"xs", "sm"}, Quality: 80, StoreOriginal: false, Formats: webp},
-		"member_photo": {Variants: []string{"xs", "sm", "md"}, Quality: 82, StoreOriginal: true, Formats: webp},
-		"gallery":      {Variants: []string{"md", "lg", "xl"}, Quality: 82, StoreOriginal: true, Formats: webp},
-		"hero":         {Variants: []string{"lg", "xl", "2xl"}, Quality: 85, StoreOriginal: true, Formats: webp},
-		"content":      {Variants: []string{"sm", "md", "lg"}, Quality: 82, StoreOriginal: true, Formats: webp},
-	}
-}
+func DefaultSourceTypes() map[string]SourceType { return media.DefaultSourceTypes() }
 
 // Config configures a Pipeline. The zero value is valid: every field left
 // empty takes the default written next to it.
@@ -231,19 +197,10 @@ func (c Config) withDefaults() Config {
 		c.SourceTypes = DefaultSourceTypes()
 	}
 	for name, st := range c.SourceTypes {
-		if len(st.Formats) == 0 {
-			st.Formats = []string{"webp"}
-		}
-		if st.Quality == 0 {
-			st.Quality = 82
-		}
-		c.SourceTypes[name] = st
+		c.SourceTypes[name] = st.WithDefaults()
 	}
 	for name, v := range c.Variants {
-		if v.Fit == "" {
-			v.Fit = FitInside
-		}
-		c.Variants[name] = v
+		c.Variants[name] = v.WithDefaults()
 	}
 	if c.MaxFileSize == 0 {
 		c.MaxFileSize = DefaultMaxFileSize
@@ -298,62 +255,28 @@ func (c Config) validate() error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		st := c.SourceTypes[name]
-		if !validID(name) {
+		if !media.ValidName(name) {
 			return fmt.Errorf("config: source type %q: names are 1-128 characters of A-Z a-z 0-9 . _ -", name)
 		}
-		if len(st.Variants) == 0 {
-			return fmt.Errorf("config: source type %q has no variants", name)
-		}
-		for _, v := range st.Variants {
-			if _, ok := c.Variants[v]; !ok {
-				return fmt.Errorf("config: source type %q uses variant %q, which is not defined", name, v)
-			}
-		}
-		if st.Quality < 1 || st.Quality > 100 {
-			return fmt.Errorf("config: source type %q: quality %d is not in 1..100", name, st.Quality)
-		}
-		if st.Moderation != nil {
-			if err := validPolicy(*st.Moderation); err != nil {
-				return fmt.Errorf("config: source type %q: %w", name, err)
-			}
-		}
-		if st.MaxFrames < 0 {
-			return fmt.Errorf("config: source type %q: maxFrames %d is negative", name, st.MaxFrames)
-		}
-		if st.Formats[0] != "webp" {
-			return fmt.Errorf("config: source type %q: formats must start with \"webp\" (got %v)", name, st.Formats)
-		}
-		for _, f := range st.Formats {
-			if f != "webp" && f != "avif" {
-				return fmt.Errorf("config: source type %q: format %q is not supported (webp, avif)", name, f)
-			}
+		if err := c.SourceTypes[name].Validate(c.Variants); err != nil {
+			return fmt.Errorf("config: source type %q: %w", name, err)
 		}
 	}
 	for name, v := range c.Variants {
-		if !validID(name) {
+		if !media.ValidName(name) {
 			return fmt.Errorf("config: variant %q: names are 1-128 characters of A-Z a-z 0-9 . _ -", name)
 		}
-		if v.Width <= 0 || v.Height < 0 {
-			return fmt.Errorf("config: variant %q: width must be > 0 and height >= 0", name)
-		}
-		if v.Fit != FitCover && v.Fit != FitInside {
-			return fmt.Errorf("config: variant %q: fit %q is not cover or inside", name, v.Fit)
-		}
-		if v.Fit == FitCover && v.Height == 0 {
-			return fmt.Errorf("config: variant %q: fit cover needs a height", name)
+		if err := v.Validate(); err != nil {
+			return fmt.Errorf("config: variant %q: %w", name, err)
 		}
 	}
-	known := []string{"image/jpeg", "image/png", "image/webp", "image/gif", "image/avif", "image/heic"}
-	for _, t := range c.AllowedTypes {
-		if !slices.Contains(known, t) {
-			return fmt.Errorf("config: allowed type %q cannot be decoded (choose from %v)", t, known)
-		}
+	if err := media.ValidateAllowedTypes(c.AllowedTypes); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	if c.MaxFileSize < 0 || c.MaxPixels < 0 || c.MaxAttempts < 1 || c.Concurrency < 0 {
 		return fmt.Errorf("config: maxFileSize, maxPixels and concurrency must be positive, maxAttempts at least 1")
 	}
-	if err := validPolicy(c.Moderation); err != nil {
+	if err := c.Moderation.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	if c.RescueAfter <= c.JobTimeout {
@@ -371,31 +294,9 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: webhook URLs need a webhookSecret to sign with (any long random string, shared with the receivers)")
 	}
 	for _, p := range []string{c.StagingPath, c.MediaPath, c.OriginalsPath} {
-		if !validID(p) {
+		if !media.ValidName(p) {
 			return fmt.Errorf("config: storage path %q must be one plain segment", p)
 		}
 	}
 	return nil
-}
-
-func validPolicy(p moderation.Policy) error {
-	if p.MinConfidence < 0 || p.MinConfidence > 1 {
-		return fmt.Errorf("moderation minConfidence %v is not in 0..1", p.MinConfidence)
-	}
-	return nil
-}
-
-// validID reports whether s is 1-128 characters of [A-Za-z0-9._-] and not
-// "." or "..": such a string is safe inside a storage key.
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > 128 || s == "." || s == ".." {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }

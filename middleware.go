@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/ximagepipeline/ximagepipeline/media"
 )
 
 type requestIDKey struct{}
@@ -19,7 +21,7 @@ func RequestID(ctx context.Context) string {
 func (p *Pipeline) withRequestLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
-		if !validID(id) {
+		if !media.ValidName(id) {
 			id = newID("req_")
 		}
 		w.Header().Set("X-Request-Id", id)

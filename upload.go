@@ -14,6 +14,7 @@ import (
 
 	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
+	"github.com/ximagepipeline/ximagepipeline/media"
 )
 
 // UploadRequest is one image to process.
@@ -59,7 +60,7 @@ func (p *Pipeline) checkFields(sourceType, sourceID string) error {
 	if _, ok := p.cfg.SourceTypes[sourceType]; !ok {
 		return errUnknownSourceType(sourceType)
 	}
-	if !validID(sourceID) {
+	if !media.ValidName(sourceID) {
 		return ErrInvalidSourceID
 	}
 	return nil

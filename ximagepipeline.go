@@ -83,12 +83,6 @@ type Media struct {
 	CreatedAt  time.Time          `json:"createdAt"`
 }
 
-// Point is a position in 0..1 of the width and height.
-type Point struct {
-	X float64 `json:"x"`
-	Y float64 `json:"y"`
-}
-
 // Variant is one stored output, with what a srcset needs.
 type Variant struct {
 	URL    string `json:"url"`
@@ -96,18 +90,6 @@ type Variant struct {
 	Height int    `json:"height"`
 	Format string `json:"format"`
 	Bytes  int64  `json:"bytes"`
-}
-
-// SourceMetadata are facts about the source as uploaded.
-type SourceMetadata struct {
-	Format      string `json:"format"`
-	Bytes       int64  `json:"bytes"`
-	Width       int    `json:"width"` // as stored, before orientation
-	Height      int    `json:"height"`
-	Orientation int    `json:"orientation"` // EXIF orientation, 1-8
-	HasAlpha    bool   `json:"hasAlpha"`
-	Frames      int    `json:"frames"`
-	ColorSpace  string `json:"colorSpace"`
 }
 
 // Pipeline is a running image pipeline. Its methods are safe for concurrent use.
@@ -376,7 +358,7 @@ func (p *Pipeline) media(m store.Media) *Media {
 		ID: m.ID, SourceType: m.SourceType, SourceID: m.SourceID,
 		URLs: map[string]string{}, Variants: map[string]Variant{},
 		Width: f.Width, Height: f.Height, AspectRatio: f.AspectRatio, BlurHash: f.BlurHash, Format: f.Format,
-		FocalPoint: Point(f.FocalPoint),
+		FocalPoint: f.FocalPoint,
 		Metadata:   SourceMetadata(f.Source),
 		Moderation: m.Moderation,
 		CreatedAt:  m.CreatedAt,

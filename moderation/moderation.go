@@ -18,6 +18,7 @@ package moderation
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 )
 
@@ -100,6 +101,14 @@ type Policy struct {
 	// last attempt (provider down or timing out), instead of failing the
 	// job. Default false: nothing unchecked is published.
 	FailOpen bool `json:"failOpen,omitempty" yaml:"failOpen"`
+}
+
+// Validate reports what is wrong with a policy.
+func (p Policy) Validate() error {
+	if p.MinConfidence < 0 || p.MinConfidence > 1 {
+		return fmt.Errorf("moderation minConfidence %v is not in 0..1", p.MinConfidence)
+	}
+	return nil
 }
 
 // Decision is a Policy applied to a Result.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ximagepipeline/ximagepipeline/media"
 	"github.com/ximagepipeline/ximagepipeline/moderation"
 )
 
@@ -27,21 +28,15 @@ type Media struct {
 // MediaFacts is what processing learnt and wrote. Objects are recorded by
 // key, not URL, so a change of public URL applies to existing media.
 type MediaFacts struct {
-	Width       int            `json:"width"`
-	Height      int            `json:"height"`
-	AspectRatio string         `json:"aspectRatio"`
-	BlurHash    string         `json:"blurhash"`
-	Format      string         `json:"format"`
-	FocalPoint  Point          `json:"focalPoint"`
-	Variants    []VariantFacts `json:"variants"`
-	OriginalKey string         `json:"originalKey,omitempty"`
-	Source      SourceFacts    `json:"source"`
-}
-
-// Point is a position in 0..1 of the width and height.
-type Point struct {
-	X float64 `json:"x"`
-	Y float64 `json:"y"`
+	Width       int               `json:"width"`
+	Height      int               `json:"height"`
+	AspectRatio string            `json:"aspectRatio"`
+	BlurHash    string            `json:"blurhash"`
+	Format      string            `json:"format"`
+	FocalPoint  media.Point       `json:"focalPoint"`
+	Variants    []VariantFacts    `json:"variants"`
+	OriginalKey string            `json:"originalKey,omitempty"`
+	Source      media.SourceFacts `json:"source"`
 }
 
 // VariantFacts describes one stored variant.
@@ -52,18 +47,6 @@ type VariantFacts struct {
 	Width  int    `json:"width"`
 	Height int    `json:"height"`
 	Bytes  int64  `json:"bytes"`
-}
-
-// SourceFacts describes the upload as received.
-type SourceFacts struct {
-	Format      string `json:"format"`
-	Bytes       int64  `json:"bytes"`
-	Width       int    `json:"width"`
-	Height      int    `json:"height"`
-	Orientation int    `json:"orientation"`
-	HasAlpha    bool   `json:"hasAlpha"`
-	Frames      int    `json:"frames"`
-	ColorSpace  string `json:"colorSpace"`
 }
 
 const mediaColumns = `id, job_id, source_type, source_id, doc, moderation, created_at`

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ximagepipeline/ximagepipeline/internal/pgtest"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
+	"github.com/ximagepipeline/ximagepipeline/media"
 	"github.com/ximagepipeline/ximagepipeline/moderation"
 )
 
@@ -65,17 +66,17 @@ func insertJob(t *testing.T, s *store.Store, id string, created time.Time) store
 	return j
 }
 
-func media(jobID string, created time.Time) store.Media {
+func newMedia(jobID string, created time.Time) store.Media {
 	return store.Media{
 		ID: "med_" + jobID, JobID: jobID, SourceType: "gallery", SourceID: "user-1", CreatedAt: created,
 		Facts: store.MediaFacts{
 			Width: 300, Height: 200, AspectRatio: "3:2", BlurHash: "LKO2?U%2Tw=w]~RBVZRi};RPxuwH", Format: "jpeg",
-			FocalPoint: store.Point{X: 0.25, Y: 0.75},
+			FocalPoint: media.Point{X: 0.25, Y: 0.75},
 			Variants: []store.VariantFacts{
 				{Name: "md", Format: "webp", Key: "media/gallery/user-1/med_" + jobID + "/md.webp", Width: 300, Height: 200, Bytes: 1234},
 			},
 			OriginalKey: "originals/gallery/user-1/med_" + jobID + "/original.jpg",
-			Source:      store.SourceFacts{Format: "jpeg", Bytes: 99, Width: 200, Height: 300, Orientation: 6, Frames: 1, ColorSpace: "srgb"},
+			Source:      media.SourceFacts{Format: "jpeg", Bytes: 99, Width: 200, Height: 300, Orientation: 6, Frames: 1, ColorSpace: "srgb"},
 		},
 	}
 }
@@ -168,7 +169,7 @@ func TestOutcomeRecordedHook(t *testing.T) {
 		}
 
 		insertJob(t, s, "job_h2", time.Now())
-		m := media("job_h2", time.Now())
+		m := newMedia("job_h2", time.Now())
 		if err := s.CompleteJob(t.Context(), "job_h2", 1, m, fail); err == nil {
 			t.Fatal("CompleteJob with a failing hook: nil error")
 		}
@@ -192,7 +193,7 @@ func TestCompleteJobExactlyOnce(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, s *store.Store) {
 		insertJob(t, s, "job_c", time.Now())
-		m := media("job_c", time.UnixMilli(1_700_000_000_000).UTC())
+		m := newMedia("job_c", time.UnixMilli(1_700_000_000_000).UTC())
 		var wg sync.WaitGroup
 		errs := make([]error, 8)
 		for i := range errs {
@@ -240,7 +241,7 @@ func TestListAndDeleteMedia(t *testing.T) {
 		base := time.UnixMilli(1_700_000_000_000).UTC()
 		for i, id := range []string{"job_1", "job_2", "job_3"} {
 			insertJob(t, s, id, base)
-			if err := s.CompleteJob(t.Context(), id, 1, media(id, base.Add(time.Duration(i)*time.Second)), nil); err != nil {
+			if err := s.CompleteJob(t.Context(), id, 1, newMedia(id, base.Add(time.Duration(i)*time.Second)), nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -282,7 +283,7 @@ func TestUnfinishedJobs(t *testing.T) {
 		for i := range 5 {
 			insertJob(t, s, fmt.Sprintf("job_%d", i), base.Add(time.Duration(i)*time.Minute))
 		}
-		if err := s.CompleteJob(t.Context(), "job_1", 1, media("job_1", base), nil); err != nil {
+		if err := s.CompleteJob(t.Context(), "job_1", 1, newMedia("job_1", base), nil); err != nil {
 			t.Fatal(err)
 		}
 		jobs, err := s.UnfinishedJobs(t.Context(), base.Add(3*time.Minute+time.Second), 2)
@@ -360,7 +361,7 @@ func TestMediaModeration(t *testing.T) {
 		}
 		for id, review := range reviews {
 			insertJob(t, s, id, time.Now())
-			m := media(id, time.Now())
+			m := newMedia(id, time.Now())
 			m.Moderation = review
 			if err := s.CompleteJob(t.Context(), id, 1, m, nil); err != nil {
 				t.Fatal(err)
@@ -437,7 +438,7 @@ func TestOpenUpgradesSchema(t *testing.T) {
 				t.Errorf("media of version 1 = %+v, want 300x200 without moderation", old)
 			}
 			insertJob(t, s, "job_new", time.Now())
-			m := media("job_new", time.Now())
+			m := newMedia("job_new", time.Now())
 			m.Moderation = &moderation.Review{Status: moderation.Approved, Confidence: 0.99}
 			if err := s.CompleteJob(t.Context(), "job_new", 1, m, nil); err != nil {
 				t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
 	"github.com/ximagepipeline/ximagepipeline/internal/queue"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
+	"github.com/ximagepipeline/ximagepipeline/media"
 	"github.com/ximagepipeline/ximagepipeline/moderation"
 	"github.com/ximagepipeline/ximagepipeline/storage"
 	"github.com/ximagepipeline/ximagepipeline/webhook"
@@ -289,8 +290,8 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last b
 	facts := store.MediaFacts{
 		Width: res.Width, Height: res.Height, AspectRatio: res.AspectRatio, BlurHash: res.BlurHash,
 		Format:     res.Source.Format,
-		FocalPoint: store.Point{X: res.FocalPoint.X, Y: res.FocalPoint.Y},
-		Source: store.SourceFacts{
+		FocalPoint: media.Point{X: res.FocalPoint.X, Y: res.FocalPoint.Y},
+		Source: media.SourceFacts{
 			Format: res.Source.Format, Bytes: int64(len(src)), Width: res.Source.Width, Height: res.Source.Height,
 			Orientation: res.Source.Orientation, HasAlpha: res.Source.HasAlpha, Frames: res.Source.Frames,
 			ColorSpace: res.Source.ColorSpace,
