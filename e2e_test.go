@@ -2,6 +2,7 @@ package ximagepipeline_test
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -39,7 +40,7 @@ type upload struct {
 type outputs map[string]image.Image
 
 var mediaKeys = []string{"aspectRatio", "blurhash", "createdAt", "focalPoint", "format", "height", "id", "metadata",
-	"originalUrl", "sourceId", "sourceType", "urls", "variants", "width"}
+	"originalUrl", "sourceId", "sourceType", "srcset", "urls", "variants", "width"}
 
 const blurhashChars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~"
 
@@ -143,6 +144,8 @@ func checkMedia(e *env, u upload, raw map[string]any, variants map[string]xip.Va
 		}
 		out[name] = img
 	}
+
+	checkSrcset(t, m, variants)
 
 	// The original: stored when the source type says so, upright, clean.
 	if !st.StoreOriginal {
@@ -576,4 +579,38 @@ func transparent(img image.Image) bool {
 		}
 	}
 	return false
+}
+
+// checkSrcset checks the media's ready srcset: the WebP variants that keep
+// the image's shape (the inside ones), narrowest first, or the crops when
+// the source type has no other.
+func checkSrcset(t *testing.T, m xip.Media, specs map[string]xip.VariantSpec) {
+	t.Helper()
+	var inside, crops []xip.Variant
+	for name, v := range m.Variants {
+		if specs[name].Fit == xip.FitInside {
+			inside = append(inside, v)
+		} else {
+			crops = append(crops, v)
+		}
+	}
+	want := inside
+	if len(want) == 0 {
+		want = crops
+	}
+	// A small source makes several variants of one width: one is enough,
+	// the smallest file, then the first URL.
+	slices.SortFunc(want, func(a, b xip.Variant) int {
+		return cmp.Or(a.Width-b.Width, int(a.Bytes-b.Bytes), strings.Compare(a.URL, b.URL))
+	})
+	var parts []string
+	for i, v := range want {
+		if i > 0 && v.Width == want[i-1].Width {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %dw", v.URL, v.Width))
+	}
+	if got := m.Srcset["webp"]; got != strings.Join(parts, ", ") || len(m.Srcset) != 1 {
+		t.Errorf("srcset %q, want webp: %q", m.Srcset, strings.Join(parts, ", "))
+	}
 }

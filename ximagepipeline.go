@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -75,7 +76,10 @@ type Media struct {
 	Format      string             `json:"format"` // of the source: jpeg, png, ...
 	FocalPoint  Point              `json:"focalPoint"`
 	Variants    map[string]Variant `json:"variants"` // name -> WebP variant; "name.avif" -> AVIF variant
-	Metadata    SourceMetadata     `json:"metadata"`
+	// Srcset is, per variant format ("webp", "avif"), a ready srcset
+	// attribute: "url 400w, url 800w" (see srcsets).
+	Srcset   map[string]string `json:"srcset"`
+	Metadata SourceMetadata    `json:"metadata"`
 	// Moderation is what content moderation said: "approved" with the
 	// flags that only annotate, or "unchecked" (published fail-open). nil
 	// when the source type is not moderated (docs/moderation.md).
@@ -376,6 +380,50 @@ func (p *Pipeline) media(m store.Media) *Media {
 	if f.OriginalKey != "" {
 		url := p.storage.URL(f.OriginalKey)
 		out.OriginalURL = &url
+	}
+	out.Srcset = srcsets(out.Width, out.Height, out.Variants)
+	return out
+}
+
+// srcsets builds a srcset per format from the variants that keep the
+// image's shape (the "inside" ones, within 3% of its aspect ratio), or,
+// when there are none, from the crops (an avatar's): one candidate per
+// width (the smallest file when two share one, then the first URL, so that
+// the answer is always the same), narrowest first. A srcset
+// must not mix shapes: the browser picks by width alone.
+func srcsets(width, height int, variants map[string]Variant) map[string]string {
+	ratio := 1.0
+	if width > 0 && height > 0 {
+		ratio = float64(width) / float64(height)
+	}
+	pick := func(format string, sameShape bool) []Variant {
+		byWidth := map[int]Variant{}
+		for _, v := range variants {
+			if v.Format != format || v.Width <= 0 || v.Height <= 0 {
+				continue
+			}
+			if sameShape && math.Abs(float64(v.Width)/float64(v.Height)-ratio)/ratio > 0.03 {
+				continue
+			}
+			if prev, ok := byWidth[v.Width]; !ok || v.Bytes < prev.Bytes || (v.Bytes == prev.Bytes && v.URL < prev.URL) {
+				byWidth[v.Width] = v
+			}
+		}
+		return slices.SortedFunc(maps.Values(byWidth), func(a, b Variant) int { return a.Width - b.Width })
+	}
+	sameShape := len(pick("webp", true)) > 0
+	out := map[string]string{}
+	for _, v := range variants {
+		if _, done := out[v.Format]; done {
+			continue
+		}
+		var parts []string
+		for _, c := range pick(v.Format, sameShape) {
+			parts = append(parts, fmt.Sprintf("%s %dw", c.URL, c.Width))
+		}
+		if len(parts) > 0 {
+			out[v.Format] = strings.Join(parts, ", ")
+		}
 	}
 	return out
 }
