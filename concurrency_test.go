@@ -2,12 +2,14 @@ package ximagepipeline_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
 	"testing"
 
+	"github.com/ximagepipeline/ximagepipeline/internal/queue"
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 )
 
@@ -54,12 +56,34 @@ func TestConcurrentUploads(t *testing.T) {
 	}
 	db := openDB(t, e.dir)
 	defer db.Close()
-	var linked int
-	err := db.QueryRow(`SELECT count(*) FROM ximage_jobs j JOIN river_job r ON r.id = j.queue_job_id
-		WHERE r.kind = 'ximagepipeline.process' AND json_extract(r.args, '$.jobId') = j.id`).Scan(&linked)
+	// Each job row points at the queue entry that carries its own id.
+	entries, err := queue.Entries(context.Background(), db, queue.KindProcess)
 	if err != nil {
 		t.Fatal(err)
 	}
+	entryJob := map[int64]string{}
+	for _, q := range entries {
+		entryJob[q.ID] = q.JobID
+	}
+	rows, err := db.Query(`SELECT id, queue_job_id FROM ximage_jobs`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var linked int
+	for rows.Next() {
+		var id string
+		var qid int64
+		if err := rows.Scan(&id, &qid); err != nil {
+			t.Fatal(err)
+		}
+		if entryJob[qid] == id {
+			linked++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
 	if jobs, queued := e.countRows(); jobs != n || queued != n || linked != n {
 		t.Fatalf("%d job rows, %d queued, %d linked to their own queue entry; want %d of each", jobs, queued, linked, n)
 	}

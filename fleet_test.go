@@ -13,6 +13,7 @@ package ximagepipeline_test
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -35,6 +36,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, to look into the fleet's database
 
 	"github.com/ximagepipeline/ximagepipeline/internal/pgtest"
+	"github.com/ximagepipeline/ximagepipeline/internal/queue"
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 	"github.com/ximagepipeline/ximagepipeline/internal/testproc"
 	"github.com/ximagepipeline/ximagepipeline/storage/storagetest"
@@ -130,11 +132,8 @@ func TestFleet(t *testing.T) {
 	// an entry whose worker died between the two is rescued, and its
 	// second attempt only finds the outcome (the rescuer runs every 30s).
 	waitFor(t, 90*time.Second, func() bool {
-		var n int
-		if err := db.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'ximagepipeline.process' AND state <> 'completed'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n == 0
+		_, notCompleted := processEntries(t, db)
+		return notCompleted == 0
 	})
 
 	// The stopped worker finished or handed back its jobs, and exited cleanly.
@@ -149,7 +148,7 @@ func TestFleet(t *testing.T) {
 
 	// The database: one COMPLETE outcome and one media row per job, the
 	// media id derived from the job's, every queue entry completed.
-	var jobRows, mediaRows, rescued, badMedia, notCompleted int
+	var jobRows, mediaRows, badMedia int
 	q := func(dst *int, query string) {
 		t.Helper()
 		if err := db.QueryRow(query).Scan(dst); err != nil {
@@ -160,8 +159,7 @@ func TestFleet(t *testing.T) {
 	q(&mediaRows, `SELECT count(*) FROM ximage_media`)
 	q(&badMedia, `SELECT count(*) FROM ximage_jobs j LEFT JOIN ximage_media m ON m.job_id = j.id
 		WHERE m.id IS NULL OR j.media_id <> m.id OR m.id <> 'med_' || substr(j.id, 5)`)
-	q(&rescued, `SELECT count(*) FROM river_job WHERE kind = 'ximagepipeline.process' AND attempt > 1`)
-	q(&notCompleted, `SELECT count(*) FROM river_job WHERE kind = 'ximagepipeline.process' AND state <> 'completed'`)
+	rescued, notCompleted := processEntries(t, db)
 	if jobRows != fleetUploads || mediaRows != fleetUploads || badMedia != 0 || notCompleted != 0 {
 		t.Errorf("jobs %d, media rows %d, jobs without exactly their media %d, queue entries not completed %d; want %d, %d, 0, 0",
 			jobRows, mediaRows, badMedia, notCompleted, fleetUploads, fleetUploads)
@@ -371,3 +369,22 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 func cpus() int { return runtime.NumCPU() }
+
+// processEntries counts the queue's process entries tried more than once
+// and those not completed.
+func processEntries(t *testing.T, db *sql.DB) (retried, notCompleted int) {
+	t.Helper()
+	entries, err := queue.Entries(context.Background(), db, queue.KindProcess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Attempt > 1 {
+			retried++
+		}
+		if e.State != "completed" {
+			notCompleted++
+		}
+	}
+	return retried, notCompleted
+}

@@ -32,6 +32,7 @@ import (
 	_ "modernc.org/sqlite"      // to look into the pipeline's database
 
 	xip "github.com/ximagepipeline/ximagepipeline"
+	"github.com/ximagepipeline/ximagepipeline/internal/queue"
 )
 
 // pollDeadline bounds every wait for a job: generous, never asserted.
@@ -377,10 +378,11 @@ func (e *env) countRows() (jobs, queued int) {
 	if err := db.QueryRow(`SELECT count(*) FROM ximage_jobs`).Scan(&jobs); err != nil {
 		e.t.Fatal(err)
 	}
-	if err := db.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'ximagepipeline.process'`).Scan(&queued); err != nil {
+	entries, err := queue.Entries(context.Background(), db, queue.KindProcess)
+	if err != nil {
 		e.t.Fatal(err)
 	}
-	return jobs, queued
+	return jobs, len(entries)
 }
 
 func openDB(t *testing.T, dir string) *sql.DB {

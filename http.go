@@ -1,15 +1,14 @@
 package ximagepipeline
 
 import (
-	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/ximagepipeline/ximagepipeline/failure"
 )
 
 // Handler serves the contract's HTTP API under cfg.Prefix, and the stored
@@ -27,7 +26,7 @@ func (p *Pipeline) Handler() http.Handler {
 	mux.HandleFunc("GET "+pre+"/config", p.handleConfig)
 	if p.local != nil {
 		// Staged uploads are never served: only variants and originals.
-		files := p.local.Handler(p.layout.Media+"/", p.layout.Originals+"/")
+		files := p.local.Handler(p.layout.Public()...)
 		mux.Handle("GET "+pre+"/files/", http.StripPrefix(pre+"/files/", files))
 	}
 	return p.withRequestLog(mux)
@@ -123,111 +122,13 @@ func (c *countingReader) Read(b []byte) (int, error) {
 
 func (c *countingReader) Close() error { return c.r.Close() }
 
-// readUpload reads the multipart body part by part, streaming the file to
-// staging as it arrives (fields may come before or after it), then queues
-// the job. On a refusal nothing stays staged.
+// readUpload admits a multipart upload.
 func (p *Pipeline) readUpload(r *http.Request) (string, error) {
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return "", ErrNoFile
 	}
-	var (
-		sourceType, sourceID string
-		jobID                string // set once the file is staged
-		gotType, gotID       bool
-	)
-	fail := func(err error) (string, error) {
-		if jobID != "" {
-			p.discard(p.layout.Staged(jobID))
-		}
-		return "", err
-	}
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			if jobID == "" && errors.Is(err, io.EOF) {
-				return fail(ErrNoFile) // the body ended (an empty one, say) before any file
-			}
-			return fail(readError(err, p.cfg.MaxFileSize))
-		}
-		switch part.FormName() {
-		case "sourceType":
-			sourceType, gotType = readField(part), true
-		case "sourceId":
-			sourceID, gotID = readField(part), true
-		case "file":
-			if jobID != "" {
-				break // one file per upload: later ones are ignored
-			}
-			// An empty file is no file, which ranks before the fields.
-			file := bufio.NewReaderSize(part, sniffLen)
-			if _, err := file.Peek(1); errors.Is(err, io.EOF) {
-				break
-			}
-			// With both fields known, refuse before reading the file.
-			if gotType && gotID {
-				if err := p.checkFields(sourceType, sourceID); err != nil {
-					return fail(err)
-				}
-			}
-			id := newID("job_")
-			if err := p.stage(r.Context(), id, file); err != nil {
-				// A refusal about the file ranks after the fields'; those
-				// may still come, so finish reading the form first.
-				if !gotType || !gotID {
-					if ferr := p.fieldsAfter(mr, &sourceType, &sourceID); ferr == nil {
-						if ferr := p.checkFields(sourceType, sourceID); ferr != nil {
-							err = ferr
-						}
-					}
-				}
-				return fail(err)
-			}
-			jobID = id
-		}
-		part.Close()
-	}
-	if jobID == "" {
-		return fail(ErrNoFile)
-	}
-	if err := p.checkFields(sourceType, sourceID); err != nil {
-		return fail(err)
-	}
-	if err := p.enqueue(r.Context(), jobID, sourceType, sourceID); err != nil {
-		return "", err // enqueue removed the staged file
-	}
-	return jobID, nil
-}
-
-// fieldsAfter reads the rest of a form for its fields after a refused
-// file, within the body limit, so that refusals keep the contract's order.
-func (p *Pipeline) fieldsAfter(mr *multipart.Reader, sourceType, sourceID *string) error {
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		switch part.FormName() {
-		case "sourceType":
-			*sourceType = readField(part)
-		case "sourceId":
-			*sourceID = readField(part)
-		}
-		part.Close()
-	}
-}
-
-// readField reads a short form value; longer ones are cut, which makes them
-// invalid rather than expensive.
-func readField(part *multipart.Part) string {
-	b, _ := io.ReadAll(io.LimitReader(part, 1024))
-	return string(b)
+	return p.admit(r.Context(), multipartForm{mr})
 }
 
 // maxWait bounds a long poll, below the usual proxy timeouts.
@@ -240,7 +141,7 @@ func (p *Pipeline) handleStatus(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("wait"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
-			writeError(w, errBadWait)
+			writeError(w, failure.ErrBadWait)
 			return
 		}
 		wait = min(d, maxWait)
@@ -250,7 +151,7 @@ func (p *Pipeline) handleStatus(w http.ResponseWriter, r *http.Request) {
 		err = nil // the request's context ended (a host stopping): answer what is known
 	}
 	if err != nil {
-		p.fail(w, r, err, errInternal)
+		p.fail(w, r, err, failure.ErrInternal)
 		return
 	}
 	writeStatus(w, job)
@@ -281,6 +182,7 @@ func statusBody(job *Job) map[string]any {
 		body["moderationDetails"] = job.ModerationDetails
 	case StatusFailed:
 		body["error"] = job.Error
+		body["code"] = job.Code
 		body["attempts"] = job.Attempts
 	}
 	return body
@@ -292,7 +194,7 @@ func (p *Pipeline) handleEvents(w http.ResponseWriter, r *http.Request) {
 	jobID := r.PathValue("jobId")
 	job, err := p.GetStatus(r.Context(), jobID)
 	if err != nil {
-		p.fail(w, r, err, errInternal)
+		p.fail(w, r, err, failure.ErrInternal)
 		return
 	}
 	flusher, _ := w.(http.Flusher)
@@ -333,7 +235,7 @@ func (p *Pipeline) handleEvents(w http.ResponseWriter, r *http.Request) {
 func (p *Pipeline) handleGetMedia(w http.ResponseWriter, r *http.Request) {
 	m, err := p.GetMedia(r.Context(), r.PathValue("mediaId"))
 	if err != nil {
-		p.fail(w, r, err, errInternal)
+		p.fail(w, r, err, failure.ErrInternal)
 		return
 	}
 	writeJSON(w, http.StatusOK, m)
@@ -347,7 +249,7 @@ func (p *Pipeline) handleListMedia(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := p.ListMedia(r.Context(), sourceType, sourceID)
 	if err != nil {
-		p.fail(w, r, err, errInternal)
+		p.fail(w, r, err, failure.ErrInternal)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"media": list})
@@ -355,7 +257,7 @@ func (p *Pipeline) handleListMedia(w http.ResponseWriter, r *http.Request) {
 
 func (p *Pipeline) handleDeleteMedia(w http.ResponseWriter, r *http.Request) {
 	if err := p.DeleteMedia(r.Context(), r.PathValue("mediaId")); err != nil {
-		p.fail(w, r, err, errInternal)
+		p.fail(w, r, err, failure.ErrInternal)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -369,15 +271,10 @@ func (p *Pipeline) handleConfig(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-var errBadWait = &Error{Status: http.StatusBadRequest, Code: "INVALID_WAIT", Message: "wait must be a duration such as 30s"}
-
-// errInternal answers failures that are no client's fault.
-var errInternal = &Error{Status: http.StatusInternalServerError, Code: "INTERNAL_ERROR", Message: "Internal server error"}
-
 // fail answers with err as a client-safe error, logging what is not the
 // client's fault.
 func (p *Pipeline) fail(w http.ResponseWriter, r *http.Request, err error, fallback *Error) {
-	e := asError(err, fallback)
+	e := failure.As(err, fallback)
 	if e.Status >= 500 {
 		p.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", e.Code, "err", e)
 	}

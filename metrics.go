@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ximagepipeline/ximagepipeline/failure"
 	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
 )
 
@@ -57,7 +58,7 @@ func newMetrics(p *Pipeline) *metrics {
 	}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		n, err := p.queue.Depth(ctx)
+		n, err := p.jobs.Depth(ctx)
 		if err != nil {
 			return -1
 		}
@@ -106,7 +107,7 @@ func (p *Pipeline) traceUpload(ctx context.Context) (context.Context, func(jobID
 	return ctx, func(jobID string, err error) {
 		outcome := "accepted"
 		if err != nil {
-			outcome = asError(err, ErrBadUpload).Code
+			outcome = failure.As(err, ErrBadUpload).Code
 			span.SetStatus(codes.Error, outcome)
 		} else {
 			p.metrics.uploadSeconds.Observe(time.Since(start).Seconds())

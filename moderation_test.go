@@ -308,7 +308,7 @@ func TestModerationProviderFailures(t *testing.T) {
 				t.Errorf("%d provider calls, want %d", n, tt.wantCalls)
 			}
 			if tt.wantStatus == "FAILED" {
-				want := map[string]any{"jobId": id, "status": "FAILED", "error": "Content moderation unavailable", "attempts": 3}
+				want := map[string]any{"jobId": id, "status": "FAILED", "error": "Content moderation unavailable", "code": "MODERATION_UNAVAILABLE", "attempts": 3}
 				if !jsonEqual(body, want) {
 					t.Errorf("got %v, want %v", body, want)
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/ximagepipeline/ximagepipeline/failure"
 	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
 )
 
@@ -38,7 +39,7 @@ func ProcessImage(ctx context.Context, cfg Config, sourceType string, src []byte
 	}
 	recipe, ok := recipes(cfg)[sourceType]
 	if !ok {
-		return nil, errUnknownSourceType(sourceType)
+		return nil, failure.UnknownSourceType(sourceType)
 	}
 	imaging.Start(imagingConfig(cfg))
 	res, err := imaging.Process(ctx, src, recipe.Options())

@@ -88,7 +88,7 @@ func TestStatusFailed(t *testing.T) {
 			id := e.uploadOK("gallery", "u1", "broken.jpg", data)
 			code, body := e.wait(id)
 			msg, _ := body["error"].(string)
-			want := map[string]any{"jobId": id, "status": "FAILED", "error": msg, "attempts": 1}
+			want := map[string]any{"jobId": id, "status": "FAILED", "error": msg, "code": "UNDECODABLE", "attempts": 1}
 			if code != http.StatusInternalServerError || !jsonEqual(body, want) || !strings.HasPrefix(msg, "Image could not be decoded") {
 				t.Errorf("got %d %v, want 500 %v with error \"Image could not be decoded...\"", code, body, want)
 			}
@@ -205,7 +205,7 @@ func TestStatusRetries(t *testing.T) {
 		id := e.uploadOK("avatar", "u1", "a.jpg", jpg)
 		code, body := e.wait(id)
 		msg, _ := body["error"].(string)
-		want := map[string]any{"jobId": id, "status": "FAILED", "error": msg, "attempts": 2}
+		want := map[string]any{"jobId": id, "status": "FAILED", "error": msg, "code": "STORAGE_ERROR", "attempts": 2}
 		if code != http.StatusInternalServerError || !jsonEqual(body, want) || !strings.Contains(msg, errUnavailable.Error()) {
 			t.Errorf("got %d %v, want 500 %v with the cause in the error", code, body, want)
 		}
@@ -289,7 +289,7 @@ func TestPixelLimitBehindMetadata(t *testing.T) {
 	jpg := testimages.InsertSegments(testimages.JPEG(testimages.Quadrants(200, 200), 90), segs...)
 	id := e.uploadOK("gallery", "u1", "a.jpg", jpg)
 	code, body := e.wait(id)
-	want := map[string]any{"jobId": id, "status": "FAILED", "error": "Image too large. Maximum: 0.01 megapixels", "attempts": 1}
+	want := map[string]any{"jobId": id, "status": "FAILED", "error": "Image too large. Maximum: 0.01 megapixels", "code": "IMAGE_TOO_LARGE", "attempts": 1}
 	if code != http.StatusInternalServerError || !jsonEqual(body, want) {
 		t.Fatalf("got %d %v, want 500 %v", code, body, want)
 	}
@@ -322,7 +322,7 @@ func TestOriginalLimit(t *testing.T) {
 	}
 	id := e.uploadOK("gallery", "u1", "a.jpg", jpg)
 	code, body := e.wait(id)
-	want := map[string]any{"jobId": id, "status": "FAILED", "error": "Original too large once re-encoded. Maximum size: 0.031MB", "attempts": 1}
+	want := map[string]any{"jobId": id, "status": "FAILED", "error": "Original too large once re-encoded. Maximum size: 0.031MB", "code": "ORIGINAL_TOO_LARGE", "attempts": 1}
 	if code != http.StatusInternalServerError || !jsonEqual(body, want) {
 		t.Fatalf("got %d %v, want 500 %v", code, body, want)
 	}

@@ -4,14 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/ximagepipeline/ximagepipeline/failure"
 	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
 	"github.com/ximagepipeline/ximagepipeline/media"
@@ -27,29 +29,159 @@ type UploadRequest struct {
 
 // Upload validates and stages an image and queues its processing. It returns
 // the job id at once; refusals are *Error values with the contract's message
-// and code, checked in the contract's order.
+// and code, checked in the contract's order. It takes the same way in as
+// the HTTP upload (admit).
 func (p *Pipeline) Upload(ctx context.Context, req UploadRequest) (jobID string, err error) {
 	ctx, done := p.traceUpload(ctx)
 	defer func() { done(jobID, err) }()
-	if req.File == nil {
-		return "", ErrNoFile
+	return p.admit(ctx, requestForm(req))
+}
+
+// form is an upload's parts in the order they arrive: a multipart body, or
+// an UploadRequest's fields then its file. next returns io.EOF after the
+// last part; any other error is the body's.
+type form interface {
+	next() (name string, r io.Reader, err error)
+}
+
+// requestForm is an UploadRequest as a form: its fields, then its file.
+func requestForm(req UploadRequest) form {
+	parts := []formPart{{"sourceType", strings.NewReader(req.SourceType)}, {"sourceId", strings.NewReader(req.SourceID)}}
+	if req.File != nil {
+		parts = append(parts, formPart{"file", req.File})
 	}
-	// An empty file is no file, which ranks before the fields.
-	file := bufio.NewReaderSize(req.File, sniffLen)
-	if _, err := file.Peek(1); errors.Is(err, io.EOF) {
-		return "", ErrNoFile
+	return &partList{parts: parts}
+}
+
+type formPart struct {
+	name string
+	r    io.Reader
+}
+
+type partList struct{ parts []formPart }
+
+func (l *partList) next() (string, io.Reader, error) {
+	if len(l.parts) == 0 {
+		return "", nil, io.EOF
 	}
-	if err := p.checkFields(req.SourceType, req.SourceID); err != nil {
+	p := l.parts[0]
+	l.parts = l.parts[1:]
+	return p.name, p.r, nil
+}
+
+// multipartForm reads a multipart/form-data body part by part.
+type multipartForm struct{ mr *multipart.Reader }
+
+func (f multipartForm) next() (string, io.Reader, error) {
+	part, err := f.mr.NextPart() // closes the previous part
+	if err != nil {
+		return "", nil, err
+	}
+	return part.FormName(), part, nil
+}
+
+// admit is the one way in for an upload, whatever brought it: it reads the
+// form part by part, streaming the file to staging as it arrives (fields
+// may come before or after it), checks everything in the contract's order
+// (file present, fields present, sourceType known, sourceId valid, type,
+// size, pixels), then records the job with its queue entry. On a refusal
+// nothing stays staged.
+func (p *Pipeline) admit(ctx context.Context, f form) (string, error) {
+	var (
+		sourceType, sourceID string
+		jobID                string // set once the file is staged
+		gotType, gotID       bool
+	)
+	fail := func(err error) (string, error) {
+		if jobID != "" {
+			p.discard(p.layout.Staged(jobID))
+		}
 		return "", err
 	}
-	jobID = newID("job_")
-	if err := p.stage(ctx, jobID, file); err != nil {
-		return "", err
+	for {
+		name, r, err := f.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if jobID == "" && errors.Is(err, io.EOF) {
+				return fail(ErrNoFile) // the body ended (an empty one, say) before any file
+			}
+			return fail(readError(err, p.cfg.MaxFileSize))
+		}
+		switch name {
+		case "sourceType":
+			sourceType, gotType = readField(r), true
+		case "sourceId":
+			sourceID, gotID = readField(r), true
+		case "file":
+			if jobID != "" {
+				break // one file per upload: later ones are ignored
+			}
+			// An empty file is no file, which ranks before the fields.
+			file := bufio.NewReaderSize(r, sniffLen)
+			if _, err := file.Peek(1); errors.Is(err, io.EOF) {
+				break
+			}
+			// With both fields known, refuse before reading the file.
+			if gotType && gotID {
+				if err := p.checkFields(sourceType, sourceID); err != nil {
+					return fail(err)
+				}
+			}
+			id := newID("job_")
+			if err := p.stage(ctx, id, file); err != nil {
+				// A refusal about the file ranks after the fields'; those
+				// may still come, so finish reading the form first.
+				if !gotType || !gotID {
+					if ferr := fieldsAfter(f, &sourceType, &sourceID); ferr == nil {
+						if ferr := p.checkFields(sourceType, sourceID); ferr != nil {
+							err = ferr
+						}
+					}
+				}
+				return fail(err)
+			}
+			jobID = id
+		}
 	}
-	if err := p.enqueue(ctx, jobID, req.SourceType, req.SourceID); err != nil {
-		return "", err
+	if jobID == "" {
+		return fail(ErrNoFile)
+	}
+	if err := p.checkFields(sourceType, sourceID); err != nil {
+		return fail(err)
+	}
+	if err := p.enqueue(ctx, jobID, sourceType, sourceID); err != nil {
+		return "", err // enqueue removed the staged file
 	}
 	return jobID, nil
+}
+
+// fieldsAfter reads the rest of a form for its fields after a refused
+// file, within the body limit, so that refusals keep the contract's order.
+func fieldsAfter(f form, sourceType, sourceID *string) error {
+	for {
+		name, r, err := f.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch name {
+		case "sourceType":
+			*sourceType = readField(r)
+		case "sourceId":
+			*sourceID = readField(r)
+		}
+	}
+}
+
+// readField reads a short form value; longer ones are cut, which makes them
+// invalid rather than expensive.
+func readField(r io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(r, 1024))
+	return string(b)
 }
 
 // checkFields checks the form fields, in the contract's order.
@@ -58,7 +190,7 @@ func (p *Pipeline) checkFields(sourceType, sourceID string) error {
 		return ErrMissingFields
 	}
 	if _, ok := p.cfg.SourceTypes[sourceType]; !ok {
-		return errUnknownSourceType(sourceType)
+		return failure.UnknownSourceType(sourceType)
 	}
 	if !media.ValidName(sourceID) {
 		return ErrInvalidSourceID
@@ -90,7 +222,7 @@ func (p *Pipeline) stage(ctx context.Context, jobID string, r io.Reader) error {
 	}
 	mime := imaging.Sniff(first)
 	if !slices.Contains(p.cfg.AllowedTypes, mime) {
-		return errFileType(mime)
+		return failure.FileType(mime)
 	}
 
 	// The header is read from the stream itself, keeping what it consumed
@@ -105,9 +237,9 @@ func (p *Pipeline) stage(ctx context.Context, jobID string, r io.Reader) error {
 			return readError(err, p.cfg.MaxFileSize)
 		}
 		if total > p.cfg.MaxFileSize {
-			return errFileTooLarge(p.cfg.MaxFileSize)
+			return failure.FileTooLarge(p.cfg.MaxFileSize)
 		}
-		return errImageTooLarge(p.cfg.MaxPixels)
+		return failure.ImageTooLarge(p.cfg.MaxPixels)
 	}
 	// A header that cannot be read is left to the worker, which refuses an
 	// image over the pixel limit before decoding, and fails an undecodable
@@ -125,7 +257,7 @@ func (p *Pipeline) stage(ctx context.Context, jobID string, r io.Reader) error {
 	case rerr == nil: // more to come: stream the rest
 		src, size = io.MultiReader(src, lr), -1
 	case lr.tooLarge:
-		return errFileTooLarge(p.cfg.MaxFileSize)
+		return failure.FileTooLarge(p.cfg.MaxFileSize)
 	case lr.err != nil:
 		return readError(lr.err, p.cfg.MaxFileSize)
 	}
@@ -133,11 +265,11 @@ func (p *Pipeline) stage(ctx context.Context, jobID string, r io.Reader) error {
 	if err := p.storage.Put(ctx, key, src, size, mime); err != nil {
 		switch {
 		case lr.tooLarge:
-			return errFileTooLarge(p.cfg.MaxFileSize)
+			return failure.FileTooLarge(p.cfg.MaxFileSize)
 		case lr.err != nil:
 			return readError(lr.err, p.cfg.MaxFileSize)
 		}
-		return refuse(ErrStorage, "", err)
+		return ErrStorage.With("", err)
 	}
 	return nil
 }
@@ -159,7 +291,7 @@ func (p *Pipeline) enqueue(ctx context.Context, jobID, sourceType, sourceID stri
 	job := store.Job{ID: jobID, SourceType: sourceType, SourceID: sourceID, StagedKey: key, CreatedAt: time.Now()}
 	if err := p.commits.commit(ctx, job); err != nil {
 		p.discard(key)
-		return refuse(ErrQueue, "", err)
+		return ErrQueue.With("", err)
 	}
 	return nil
 }
@@ -233,24 +365,6 @@ func (g *groupCommit) run(ctx context.Context, batch []*pendingJob) {
 	}
 }
 
-// insertJobs records jobs and queues them in one transaction.
-func (p *Pipeline) insertJobs(ctx context.Context, jobs []store.Job) error {
-	return p.store.InTx(ctx, func(tx *sql.Tx) error {
-		ids := make([]string, len(jobs))
-		for i, j := range jobs {
-			ids[i] = j.ID
-		}
-		qids, err := p.queue.EnqueueTx(ctx, tx, ids)
-		if err != nil {
-			return err
-		}
-		for i := range jobs {
-			jobs[i].QueueJobID = qids[i]
-		}
-		return p.store.InsertJobs(ctx, tx, jobs)
-	})
-}
-
 // discard removes a staged upload that will not be processed. It must
 // work even when the request's context is gone.
 func (p *Pipeline) discard(key string) {
@@ -294,7 +408,7 @@ func (l *limitReader) Read(b []byte) (int, error) {
 func readError(err error, maxFileSize int64) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return errFileTooLarge(maxFileSize)
+		return failure.FileTooLarge(maxFileSize)
 	}
-	return refuse(ErrBadUpload, "", err)
+	return ErrBadUpload.With("", err)
 }

@@ -21,6 +21,7 @@ import (
 
 	xip "github.com/ximagepipeline/ximagepipeline"
 	"github.com/ximagepipeline/ximagepipeline/internal/pgtest"
+	"github.com/ximagepipeline/ximagepipeline/internal/queue"
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 	"github.com/ximagepipeline/ximagepipeline/webhook"
 )
@@ -167,11 +168,16 @@ func (e *env) webhookJobs() (all, delivered int) {
 	e.t.Helper()
 	db := openDB(e.t, e.dir)
 	defer db.Close()
-	err := db.QueryRow(`SELECT count(*), count(*) FILTER (WHERE state = 'completed') FROM river_job WHERE kind = 'ximagepipeline.webhook'`).Scan(&all, &delivered)
+	entries, err := queue.Entries(context.Background(), db, queue.KindWebhook)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return all, delivered
+	for _, d := range entries {
+		if d.State == "completed" {
+			delivered++
+		}
+	}
+	return len(entries), delivered
 }
 
 // TestWebhookCompleted: each URL gets one signed job.completed carrying
@@ -279,13 +285,13 @@ func TestWebhookAttemptsAndTimeout(t *testing.T) {
 	}
 	deadline := time.Now().Add(pollDeadline)
 	for {
-		var state string
 		db := openDB(t, e.dir)
-		err := db.QueryRow(`SELECT state FROM river_job WHERE kind = 'ximagepipeline.webhook'`).Scan(&state)
+		entries, err := queue.Entries(context.Background(), db, queue.KindWebhook)
 		db.Close()
-		if err != nil {
-			t.Fatal(err)
+		if err != nil || len(entries) != 1 {
+			t.Fatalf("webhook queue entries: %v, %v; want one", entries, err)
 		}
+		state := entries[0].State
 		if state == "discarded" {
 			break
 		}

@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
+	"github.com/ximagepipeline/ximagepipeline/internal/jobs"
 	"github.com/ximagepipeline/ximagepipeline/internal/queue"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
 	"github.com/ximagepipeline/ximagepipeline/internal/worker"
@@ -56,8 +57,11 @@ type Job struct {
 	// Reason and ModerationDetails are set when REJECTED.
 	Reason            string          `json:"reason,omitempty"`
 	ModerationDetails json.RawMessage `json:"moderationDetails,omitempty"`
-	// Error is set when FAILED.
+	// Error and Code are set when FAILED: the message and its machine
+	// code (UNDECODABLE, IMAGE_TOO_LARGE, ORIGINAL_TOO_LARGE, STORAGE_ERROR,
+	// MODERATION_UNAVAILABLE, ...; README "Job failures").
 	Error     string    `json:"error,omitempty"`
+	Code      string    `json:"code,omitempty"`
 	Attempts  int       `json:"attempts"`
 	CreatedAt time.Time `json:"createdAt"`
 }
@@ -100,7 +104,7 @@ type Variant struct {
 type Pipeline struct {
 	cfg     Config
 	store   *store.Store
-	queue   *queue.Queue
+	jobs    *jobs.Service
 	storage storage.Storage
 	local   *local.Store // the default storage, served by Handler; nil otherwise
 	layout  storage.Layout
@@ -144,33 +148,29 @@ func New(ctx context.Context, cfg Config) (_ *Pipeline, err error) {
 		return nil, err
 	}
 	p.store = st
-	if err := st.WithMigrationLock(ctx, func() error { return queue.Migrate(ctx, st.DB(), st.Pool()) }); err != nil {
-		return nil, err
-	}
-
 	w := &worker.Worker{
-		Store: st, Storage: p.storage, Layout: p.layout, Recipes: recipes(cfg),
+		Storage: p.storage, Layout: p.layout, Recipes: recipes(cfg),
 		MaxFileSize: cfg.MaxFileSize, StagingGrace: cfg.StagingGrace, Logger: cfg.Logger,
-		Observer: observer{p}, Tracer: p.tracer, Moderator: cfg.Moderator, WebhookURLs: cfg.WebhookURLs,
+		Observer: observer{p}, Tracer: p.tracer, Moderator: cfg.Moderator,
 	}
-	qcfg := queue.Config{
-		DB: st.DB(), Pool: st.Pool(), Work: !cfg.DisableWorkers,
+	jcfg := jobs.Config{WebhookURLs: cfg.WebhookURLs, Queue: queue.Config{
+		Work:        !cfg.DisableWorkers,
 		Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts, RetryBackoff: cfg.RetryBackoff, PollInterval: cfg.PollInterval,
 		JobTimeout: cfg.JobTimeout, RescueAfter: cfg.RescueAfter, CleanupInterval: cfg.CleanupInterval,
 		WebhookMaxAttempts: cfg.WebhookMaxAttempts, Logger: cfg.Logger,
-	}
+	}}
 	if cfg.WebhookSecret != "" {
-		qcfg.Webhooks = &webhook.Sender{Secret: cfg.WebhookSecret, Status: p.statusJSON, Timeout: cfg.WebhookTimeout}
+		jcfg.Queue.Webhooks = &webhook.Sender{Secret: cfg.WebhookSecret, Status: p.statusJSON, Timeout: cfg.WebhookTimeout}
 	}
-	p.queue, err = queue.New(qcfg, w)
+	p.jobs, err = jobs.Open(ctx, st, jcfg, w)
 	if err != nil {
 		return nil, err
 	}
-	w.Queue = p.queue
-	p.commits.insert = p.insertJobs
+	w.Jobs = p.jobs
+	p.commits.insert = p.jobs.Create
 	p.metrics = newMetrics(p)
 	// The workers live until Close, not until the caller's ctx ends.
-	if err := p.queue.Start(context.WithoutCancel(ctx)); err != nil {
+	if err := p.jobs.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -212,7 +212,7 @@ func recipes(cfg Config) map[string]worker.Recipe {
 // database.
 func (p *Pipeline) Close(ctx context.Context) error {
 	p.EndWaits()
-	return errors.Join(p.queue.Stop(ctx), p.release())
+	return errors.Join(p.jobs.Stop(ctx), p.release())
 }
 
 // release closes the database and the default storage, when open.
@@ -229,45 +229,20 @@ func (p *Pipeline) release() error {
 
 // GetStatus returns a job; ErrJobNotFound when there is none. The status is
 // derived from one source of truth: the job's recorded outcome once it has
-// one, the queue's state of it before.
+// one, the queue's state of it before (package jobs).
 func (p *Pipeline) GetStatus(ctx context.Context, jobID string) (*Job, error) {
-	j, err := p.store.Job(ctx, jobID)
-	if errors.Is(err, store.ErrNotFound) {
+	v, err := p.jobs.Get(ctx, jobID)
+	if errors.Is(err, jobs.ErrNotFound) {
 		return nil, ErrJobNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	if j.Outcome == "" {
-		qs, err := p.queue.Status(ctx, j.QueueJobID)
-		if err != nil {
-			return nil, err
-		}
-		switch qs.State {
-		case queue.Waiting:
-			return p.job(j, StatusPending), nil
-		case queue.Running:
-			return p.job(j, StatusProcessing), nil
-		case queue.Finished:
-			// The worker records the outcome before the queue marks the job
-			// done: read it again.
-			if j, err = p.store.Job(ctx, jobID); err != nil {
-				return nil, err
-			}
-		case queue.Failed, queue.Missing:
-			// The queue gave up without an outcome recorded (the worker died
-			// on the last attempt): the sweep records it later.
-			j.Outcome, j.Attempts, j.Error = store.Failed, qs.Attempt, "Processing failed"
-			if qs.LastError != "" {
-				j.Error += ": " + qs.LastError
-			}
-		}
-	}
-	job := p.job(j, JobStatus(j.Outcome))
+	job := &Job{ID: v.ID, Status: JobStatus(v.Status), SourceType: v.SourceType, SourceID: v.SourceID, Attempts: v.Attempts, CreatedAt: v.CreatedAt}
 	switch job.Status {
 	case StatusComplete:
-		if j.MediaID != "" {
-			m, err := p.GetMedia(ctx, j.MediaID)
+		if v.MediaID != "" {
+			m, err := p.GetMedia(ctx, v.MediaID)
 			if err != nil && !errors.Is(err, ErrMediaNotFound) {
 				return nil, err
 			}
@@ -275,12 +250,9 @@ func (p *Pipeline) GetStatus(ctx context.Context, jobID string) (*Job, error) {
 		}
 	case StatusRejected:
 		job.Reason = "Content moderation failed"
-		job.ModerationDetails = j.Moderation
+		job.ModerationDetails = v.Moderation
 	case StatusFailed:
-		job.Error = j.Error
-	case "":
-		job.Status = StatusFailed
-		job.Error = "Processing failed"
+		job.Error, job.Code = v.Error, v.ErrorCode
 	}
 	return job, nil
 }
@@ -293,10 +265,6 @@ func (p *Pipeline) statusJSON(ctx context.Context, jobID string) ([]byte, error)
 		return nil, err
 	}
 	return json.Marshal(statusBody(job))
-}
-
-func (p *Pipeline) job(j store.Job, status JobStatus) *Job {
-	return &Job{ID: j.ID, Status: status, SourceType: j.SourceType, SourceID: j.SourceID, Attempts: j.Attempts, CreatedAt: j.CreatedAt}
 }
 
 // GetMedia returns one media; ErrMediaNotFound when there is none.

@@ -1,6 +1,9 @@
 package storage
 
-import "path"
+import (
+	"path"
+	"strings"
+)
 
 // Layout is the one place that knows where each object lives (contract
 // section 5). Its fields are the top-level folders.
@@ -22,3 +25,21 @@ func (l Layout) Variant(sourceType, sourceID, mediaID, name, format string) stri
 func (l Layout) Original(sourceType, sourceID, mediaID, ext string) string {
 	return path.Join(l.Originals, sourceType, sourceID, mediaID, "original."+ext)
 }
+
+// StagedJobID is the job id of a staged upload's key (Staged's inverse).
+func (l Layout) StagedJobID(key string) string {
+	return strings.TrimPrefix(key, l.Staging+"/")
+}
+
+// MediaFolders are the folders holding every object of one media, its
+// variants and its original, each ending in "/" (prefixes for List).
+func (l Layout) MediaFolders(sourceType, sourceID, mediaID string) []string {
+	return []string{
+		path.Join(l.Media, sourceType, sourceID, mediaID) + "/",
+		path.Join(l.Originals, sourceType, sourceID, mediaID) + "/",
+	}
+}
+
+// Public are the folders whose objects may be served to anyone: variants
+// and originals, never staged uploads. Each ends in "/".
+func (l Layout) Public() []string { return []string{l.Media + "/", l.Originals + "/"} }

@@ -83,11 +83,14 @@ func (c *client) do(ctx context.Context, method, path string, body io.Reader, co
 	if err != nil {
 		return resp.StatusCode, err
 	}
+	// A refusal is {error, code}; a FAILED or REJECTED job's status (a 500
+	// or 400 too) has its status, and is an answer.
 	var apiErr struct {
-		Error string `json:"error"`
-		Code  string `json:"code"`
+		Error  string `json:"error"`
+		Code   string `json:"code"`
+		Status string `json:"status"`
 	}
-	if resp.StatusCode >= 400 && json.Unmarshal(b, &apiErr) == nil && apiErr.Code != "" {
+	if resp.StatusCode >= 400 && json.Unmarshal(b, &apiErr) == nil && apiErr.Code != "" && apiErr.Status == "" {
 		return resp.StatusCode, fmt.Errorf("%s (%s)", apiErr.Error, apiErr.Code)
 	}
 	if resp.StatusCode >= 400 && !strings.Contains(path, "/status/") {

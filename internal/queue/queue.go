@@ -25,14 +25,17 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/ximagepipeline/ximagepipeline/failure"
 	"github.com/ximagepipeline/ximagepipeline/webhook"
 )
 
 // Handler does the work the queue schedules.
 type Handler interface {
-	// Process works on one job. attempt counts from 1; when attempt equals
-	// maxAttempts a returned error fails the job for good. Wrap an error with
-	// Permanent to fail at once, without retries.
+	// Process works on one job. attempt counts from 1. A returned error is
+	// tried again after a backoff, up to maxAttempts, unless it is a
+	// failure.Error that is not Retryable: then the job ends at once. An
+	// error returned once ctx is cancelled (the process stopping) hands the
+	// job back to the queue without counting the attempt.
 	Process(ctx context.Context, jobID string, attempt, maxAttempts int) error
 	// Cleanup removes what finished or abandoned jobs left behind.
 	Cleanup(ctx context.Context) error
@@ -94,7 +97,7 @@ type ProcessArgs struct {
 	JobID string `json:"jobId"`
 }
 
-func (ProcessArgs) Kind() string { return "ximagepipeline.process" }
+func (ProcessArgs) Kind() string { return KindProcess }
 
 // WebhookArgs are the arguments of a webhook delivery job: one event of a
 // job to one URL.
@@ -105,24 +108,11 @@ type WebhookArgs struct {
 	URL        string `json:"url"`
 }
 
-func (WebhookArgs) Kind() string { return "ximagepipeline.webhook" }
+func (WebhookArgs) Kind() string { return KindWebhook }
 
 type cleanupArgs struct{}
 
 func (cleanupArgs) Kind() string { return "ximagepipeline.cleanup" }
-
-// permanentError marks a failure retrying cannot fix.
-type permanentError struct{ err error }
-
-func (e permanentError) Error() string { return e.err.Error() }
-func (e permanentError) Unwrap() error { return e.err }
-
-// Permanent wraps err so that the job fails at once.
-func Permanent(err error) error { return permanentError{err} }
-
-// HandBack returns a job to the queue without counting the attempt: for
-// work interrupted by a shutdown.
-func HandBack() error { return river.JobSnooze(0) }
 
 // client is what the queue needs of a River client, whatever its driver.
 type client interface {
@@ -183,12 +173,7 @@ func New(cfg Config, h Handler) (*Queue, error) {
 	if cfg.Work {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[ProcessArgs]) error {
-			err := h.Process(ctx, job.Args.JobID, job.Attempt, job.MaxAttempts)
-			var perm permanentError
-			if errors.As(err, &perm) {
-				return river.JobCancel(perm.err)
-			}
-			return err
+			return verdict(ctx, h.Process(ctx, job.Args.JobID, job.Attempt, job.MaxAttempts))
 		}))
 		river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, _ *river.Job[cleanupArgs]) error {
 			return h.Cleanup(ctx)
@@ -348,6 +333,21 @@ func (q *Queue) Stop(ctx context.Context) error {
 	return err
 }
 
+// verdict tells River what a handler's error means: a stop's interruption
+// goes back to the queue without counting (a snooze), a failure retrying
+// cannot fix ends the job (a cancel), anything else is retried.
+func verdict(ctx context.Context, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(ctx.Err(), context.Canceled):
+		return river.JobSnooze(0)
+	case failure.Permanent(err):
+		return river.JobCancel(err)
+	}
+	return err
+}
+
 // backoff doubles the delay each attempt, with jitter so that a fleet of
 // failed jobs does not retry in lockstep, capped at ten minutes.
 type backoff struct{ base time.Duration }
@@ -357,4 +357,57 @@ func (b backoff) NextRetry(job *rivertype.JobRow) time.Time {
 	d = min(d, 10*time.Minute)
 	d += time.Duration(mathrand.Int64N(int64(d)/4 + 1))
 	return time.Now().Add(d)
+}
+
+// Kinds of queue entries.
+const (
+	KindProcess = "ximagepipeline.process" // ProcessArgs
+	KindWebhook = "ximagepipeline.webhook" // WebhookArgs
+)
+
+// Entry is one queue entry as tests and diagnostics see it.
+type Entry struct {
+	ID      int64  // the queue's id (store.Job.QueueJobID)
+	Kind    string // KindProcess, KindWebhook, or the cleanup's
+	JobID   string // the pipeline job it works for; "" for the cleanup
+	State   string // River's: available, scheduled, running, retryable, completed, cancelled, discarded
+	Attempt int
+}
+
+// Entries lists the queue's entries of kind ("" for all), oldest first,
+// through db, a handle on the pipeline's database (SQLite or PostgreSQL).
+// It is the one reader of the queue's tables outside the queue's own
+// client: tests use it instead of querying them.
+func Entries(ctx context.Context, db *sql.DB, kind string) ([]Entry, error) {
+	// River keeps the arguments as SQLite's binary JSONB there, as jsonb on
+	// PostgreSQL: each engine turns its own into text.
+	args := "args::text"
+	if strings.Contains(fmt.Sprintf("%T", db.Driver()), "sqlite") {
+		args = "json(args)"
+	}
+	rows, err := db.QueryContext(ctx, `SELECT id, kind, `+args+`, state, attempt FROM river_job ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("queue: entries: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		var (
+			e    Entry
+			args []byte
+		)
+		if err := rows.Scan(&e.ID, &e.Kind, &args, &e.State, &e.Attempt); err != nil {
+			return nil, fmt.Errorf("queue: entries: %w", err)
+		}
+		if kind != "" && e.Kind != kind {
+			continue
+		}
+		var a struct {
+			JobID string `json:"jobId"`
+		}
+		_ = json.Unmarshal(args, &a) // the cleanup's arguments have no job
+		e.JobID = a.JobID
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }

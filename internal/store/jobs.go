@@ -27,6 +27,7 @@ type Job struct {
 	Outcome    string // "" while queued or running
 	MediaID    string // set when COMPLETE, cleared when the media is deleted
 	Error      string // FAILED: what went wrong, safe to show
+	ErrorCode  string // FAILED: its machine code (package failure)
 	Attempts   int
 	Moderation []byte // REJECTED: the moderation details, JSON
 	CreatedAt  time.Time
@@ -53,7 +54,7 @@ func (s *Store) InsertJobs(ctx context.Context, tx *sql.Tx, jobs []Job) error {
 	return err
 }
 
-const jobColumns = `id, queue_job_id, source_type, source_id, staged_key, outcome, media_id, error, attempts, moderation, created_at, finished_at`
+const jobColumns = `id, queue_job_id, source_type, source_id, staged_key, outcome, media_id, error, error_code, attempts, moderation, created_at, finished_at`
 
 func scanJob(row interface{ Scan(...any) error }) (Job, error) {
 	var (
@@ -64,7 +65,7 @@ func scanJob(row interface{ Scan(...any) error }) (Job, error) {
 		finished         sql.NullInt64
 	)
 	err := row.Scan(&j.ID, &j.QueueJobID, &j.SourceType, &j.SourceID, &j.StagedKey, &outcome, &mediaID,
-		&j.Error, &j.Attempts, &moderation, &created, &finished)
+		&j.Error, &j.ErrorCode, &j.Attempts, &moderation, &created, &finished)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Job{}, ErrNotFound
 	}
@@ -101,9 +102,9 @@ func (s *Store) FinishJob(ctx context.Context, j Job, recorded Recorded) error {
 		moderation = string(j.Moderation)
 	}
 	return s.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE ximage_jobs SET outcome = ?, error = ?, attempts = ?, moderation = ?, finished_at = ?
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE ximage_jobs SET outcome = ?, error = ?, error_code = ?, attempts = ?, moderation = ?, finished_at = ?
 			WHERE id = ? AND outcome IS NULL`),
-			j.Outcome, j.Error, j.Attempts, moderation, millis(time.Now()), j.ID)
+			j.Outcome, j.Error, j.ErrorCode, j.Attempts, moderation, millis(time.Now()), j.ID)
 		if err != nil {
 			return err
 		}

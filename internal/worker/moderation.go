@@ -9,6 +9,7 @@ import (
 	_ "image/jpeg" // reads the size of the moderation image
 	"strings"
 
+	"github.com/ximagepipeline/ximagepipeline/failure"
 	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
 	"github.com/ximagepipeline/ximagepipeline/moderation"
@@ -16,13 +17,6 @@ import (
 
 // errRejected says process recorded a REJECTED outcome: the job is done.
 var errRejected = errors.New("rejected by moderation")
-
-// moderationUnavailable is a moderation provider's failure: it can pass,
-// so the job is retried, and it is never taken for an approval.
-type moderationUnavailable struct{ err error }
-
-func (e moderationUnavailable) Error() string { return "moderation: " + e.err.Error() }
-func (e moderationUnavailable) Unwrap() error { return e.err }
 
 // checked is what the moderation of one upload found.
 type checked struct {
@@ -50,7 +44,7 @@ func (w *Worker) startModeration(ctx context.Context, job store.Job, r Recipe, s
 func (w *Worker) check(ctx context.Context, job store.Job, src []byte, attempt int, maxPixels int64) (moderation.Result, error) {
 	data, err := imaging.ModerationImage(src, moderation.DefaultMaxSide, maxPixels)
 	if errors.Is(err, imaging.ErrUndecodable) {
-		return moderation.Result{}, permanent{"Image could not be decoded: " + err.Error()}
+		return moderation.Result{}, undecodable(err)
 	}
 	if err != nil {
 		return moderation.Result{}, fmt.Errorf("moderation image: %w", err)
@@ -66,7 +60,9 @@ func (w *Worker) check(ctx context.Context, job store.Job, src []byte, attempt i
 	}
 	res, err := w.Moderator.Moderate(ctx, img)
 	if err != nil {
-		return moderation.Result{}, moderationUnavailable{err}
+		// It can pass, so the job is retried; it is never taken for an
+		// approval.
+		return moderation.Result{}, failure.ErrModerationUnavailable.With("", err)
 	}
 	return res, nil
 }
@@ -83,8 +79,7 @@ func (w *Worker) decide(ctx context.Context, job store.Job, r Recipe, c checked,
 	}
 	log := w.Logger.With("job_id", job.ID, "attempt", attempt)
 	if c.err != nil {
-		var unavailable moderationUnavailable
-		if !errors.As(c.err, &unavailable) || !last || !r.Moderation.FailOpen {
+		if !errors.Is(c.err, failure.ErrModerationUnavailable) || !last || !r.Moderation.FailOpen {
 			return nil, c.err
 		}
 		log.Warn("moderation unavailable on the last attempt: publishing unchecked (fail-open)", "err", c.err)
@@ -95,8 +90,7 @@ func (w *Worker) decide(ctx context.Context, job store.Job, r Recipe, c checked,
 		review := d.Review(c.res)
 		return &review, nil
 	}
-	job.Outcome, job.Attempts, job.Moderation = store.Rejected, attempt, d.Details(c.res)
-	if err := w.Store.FinishJob(ctx, job, w.announce(ctx, job.ID, store.Rejected)); err != nil {
+	if _, err := w.Jobs.Reject(ctx, job, attempt, d.Details(c.res)); err != nil {
 		return nil, fmt.Errorf("record rejection: %w", err)
 	}
 	if attempt > 1 {

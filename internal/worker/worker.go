@@ -6,14 +6,10 @@ package worker
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
-	"path"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,13 +18,13 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/ximagepipeline/ximagepipeline/failure"
 	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
-	"github.com/ximagepipeline/ximagepipeline/internal/queue"
+	"github.com/ximagepipeline/ximagepipeline/internal/jobs"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
 	"github.com/ximagepipeline/ximagepipeline/media"
 	"github.com/ximagepipeline/ximagepipeline/moderation"
 	"github.com/ximagepipeline/ximagepipeline/storage"
-	"github.com/ximagepipeline/ximagepipeline/webhook"
 )
 
 // Recipe is what a source type asks of processing.
@@ -57,7 +53,8 @@ func (r Recipe) Options() imaging.Options {
 
 // Worker processes jobs. Its exported fields must be set before use.
 type Worker struct {
-	Store        *store.Store
+	// Jobs reads the jobs' records and records their outcomes.
+	Jobs         *jobs.Service
 	Storage      storage.Storage
 	Layout       storage.Layout
 	Recipes      map[string]Recipe // by source type
@@ -70,14 +67,6 @@ type Worker struct {
 	Tracer trace.Tracer
 	// Observer, when set, is told of every attempt (waiters, metrics).
 	Observer Observer
-	// Queue tells the sweep whether an unfinished job is still alive, and
-	// queues the webhooks of an outcome in the transaction recording it.
-	Queue interface {
-		Status(ctx context.Context, queueJobID int64) (queue.Status, error)
-		EnqueueWebhooksTx(ctx context.Context, tx *sql.Tx, jobID, event string, urls []string) error
-	}
-	// WebhookURLs receive each outcome's event. Default none.
-	WebhookURLs []string
 }
 
 // Observer is told when an attempt starts and how it ends.
@@ -99,11 +88,15 @@ const Retry = "RETRY"
 // second copy behind.
 func MediaID(jobID string) string { return "med_" + strings.TrimPrefix(jobID, "job_") }
 
-// Process works on one job; see queue.Handler.
+// Process works on one job; see queue.Handler. It returns nil once the
+// job has an outcome; an error whose failure.Error is not Retryable once
+// it recorded FAILED (nothing more to try); any other error to be tried
+// again. When ctx is cancelled (the process is stopping), it records
+// nothing and returns ctx's error: the queue hands the job back.
 func (w *Worker) Process(ctx context.Context, jobID string, attempt, maxAttempts int) error {
-	job, err := w.Store.Job(ctx, jobID)
-	if errors.Is(err, store.ErrNotFound) {
-		return queue.Permanent(fmt.Errorf("job %s has no record", jobID))
+	job, err := w.Jobs.Job(ctx, jobID)
+	if errors.Is(err, jobs.ErrNotFound) {
+		return failure.ErrJobNotFound.With("", fmt.Errorf("job %s has no record", jobID))
 	}
 	if err != nil {
 		return err
@@ -128,76 +121,50 @@ func (w *Worker) Process(ctx context.Context, jobID string, attempt, maxAttempts
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 	}
-	if errors.Is(err, errRejected) { // recorded by process
+	switch {
+	case errors.Is(err, errRejected): // recorded by process
 		result = store.Rejected
 		log.Info("job rejected by moderation", "source_type", job.SourceType, "ms", time.Since(start).Milliseconds())
 		w.removeStaged(ctx, job)
 		return nil
-	}
-	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
-		// The process is stopping: the attempt was not the job's fault,
-		// so it goes back to the queue without counting.
+	case err != nil && errors.Is(ctx.Err(), context.Canceled):
+		// The process is stopping: the attempt was not the job's fault.
 		log.Info("job handed back on shutdown")
-		return queue.HandBack()
-	}
-	var perm permanent
-	final := errors.As(err, &perm) || attempt >= maxAttempts
-	switch {
+		return ctx.Err()
 	case err == nil:
 		result = store.Complete
 		log.Info("job complete", "source_type", job.SourceType, "ms", time.Since(start).Milliseconds())
 		w.removeStaged(ctx, job)
 		return nil
-	case !final:
+	case !failure.Permanent(err) && attempt < maxAttempts:
 		log.Warn("job attempt failed, will retry", "err", err)
 		return err
 	}
-	log.Error("job failed", "err", err)
-	job.Outcome, job.Error, job.Attempts = store.Failed, failureMessage(err), attempt
+	outcome := failure.Processing(err)
+	log.Error("job failed", "code", outcome.Code, "err", err)
 	// The outcome is recorded with a fresh context: the job's own may be
 	// the reason it failed (a timeout).
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if ferr := w.fail(bg, job); ferr != nil {
+	if ferr := w.fail(bg, job, attempt, outcome); ferr != nil {
 		return ferr // the queue retries or rescues; the outcome is written then
 	}
 	result = store.Failed
 	w.removeStaged(bg, job)
-	return queue.Permanent(err)
+	final := *outcome
+	final.Retryable = false // recorded: nothing more to try
+	return &final
 }
 
-// fail records job (its Outcome, Error and Attempts set) as FAILED and
-// removes what its attempts wrote, unless another worker finished it
-// first: then those objects are that worker's media and stay.
-func (w *Worker) fail(ctx context.Context, job store.Job) error {
-	recorded := false
-	announce := w.announce(ctx, job.ID, store.Failed)
-	err := w.Store.FinishJob(ctx, job, func(tx *sql.Tx) error {
-		recorded = true
-		if announce != nil {
-			return announce(tx)
-		}
-		return nil
-	})
-	if err == nil && recorded {
+// fail records job FAILED with e and removes what its attempts wrote,
+// unless another worker finished it first: then those objects are that
+// worker's media and stay.
+func (w *Worker) fail(ctx context.Context, job store.Job, attempt int, e *failure.Error) error {
+	recorded, err := w.Jobs.Fail(ctx, job, attempt, e)
+	if recorded {
 		w.removeOutputs(ctx, job)
 	}
 	return err
-}
-
-// announce returns what the store runs in the transaction recording a
-// job's outcome: queueing its webhooks, so that an outcome never loses
-// them and none announces an outcome that rolled back. nil without URLs.
-func (w *Worker) announce(ctx context.Context, jobID, outcome string) store.Recorded {
-	if len(w.WebhookURLs) == 0 {
-		return nil
-	}
-	event := map[string]string{
-		store.Complete: webhook.EventCompleted, store.Rejected: webhook.EventRejected, store.Failed: webhook.EventFailed,
-	}[outcome]
-	return func(tx *sql.Tx) error {
-		return w.Queue.EnqueueWebhooksTx(ctx, tx, jobID, event, w.WebhookURLs)
-	}
 }
 
 // stage starts one stage of an attempt as a trace span; the returned func
@@ -229,27 +196,15 @@ func endSpan(span trace.Span, err error) {
 	span.End()
 }
 
-// permanent is a failure no retry can fix.
-type permanent struct{ msg string }
-
-func (p permanent) Error() string { return p.msg }
-
-func failureMessage(err error) string {
-	var perm permanent
-	if errors.As(err, &perm) {
-		return perm.msg
-	}
-	var unchecked moderationUnavailable
-	if errors.As(err, &unchecked) {
-		return "Content moderation unavailable" // the provider's details are only logged
-	}
-	return "Processing failed: " + err.Error()
+// undecodable is the failure of an image that can never be decoded.
+func undecodable(err error) *failure.Error {
+	return failure.Undecodable(strings.TrimPrefix(err.Error(), imaging.ErrUndecodable.Error()+": "), err)
 }
 
 func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last bool) (err error) {
 	recipe, ok := w.Recipes[job.SourceType]
 	if !ok {
-		return permanent{"Source type " + job.SourceType + " is no longer configured"}
+		return failure.SourceTypeRemoved(job.SourceType)
 	}
 	_, end := w.stage(ctx, "read")
 	src, err := w.readStaged(ctx, job)
@@ -264,14 +219,13 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last b
 	_, end = w.stage(ctx, "imaging")
 	res, err := imaging.Process(ctx, src, recipe.Options())
 	end(err)
-	if errors.Is(err, imaging.ErrTooManyPixels) {
-		return permanent{fmt.Sprintf("Image too large. Maximum: %s megapixels", strconv.FormatFloat(float64(recipe.MaxPixels)/1e6, 'f', -1, 64))}
-	}
-	if errors.Is(err, imaging.ErrOriginalTooLarge) {
-		return permanent{fmt.Sprintf("Original too large once re-encoded. Maximum size: %sMB", strconv.FormatFloat(math.Round(float64(recipe.MaxOriginalBytes)/(1<<20)*1000)/1000, 'f', -1, 64))}
-	}
-	if errors.Is(err, imaging.ErrUndecodable) {
-		return permanent{"Image could not be decoded: " + strings.TrimPrefix(err.Error(), imaging.ErrUndecodable.Error()+": ")}
+	switch {
+	case errors.Is(err, imaging.ErrTooManyPixels):
+		return failure.ImageTooLarge(recipe.MaxPixels)
+	case errors.Is(err, imaging.ErrOriginalTooLarge):
+		return failure.OriginalTooLarge(recipe.MaxOriginalBytes)
+	case errors.Is(err, imaging.ErrUndecodable):
+		return undecodable(err)
 	}
 	if err != nil {
 		return fmt.Errorf("imaging: %w", err)
@@ -313,24 +267,24 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last b
 		}
 		facts.OriginalKey = key
 	}
-	return w.Store.CompleteJob(ctx, job.ID, attempt, store.Media{
+	return w.Jobs.Complete(ctx, attempt, store.Media{
 		ID: mediaID, JobID: job.ID, SourceType: job.SourceType, SourceID: job.SourceID,
 		Facts: facts, Moderation: review, CreatedAt: time.Now(),
-	}, w.announce(ctx, job.ID, store.Complete))
+	})
 }
 
 func (w *Worker) readStaged(ctx context.Context, job store.Job) ([]byte, error) {
 	rc, err := w.Storage.Get(ctx, job.StagedKey)
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, permanent{"The uploaded file is missing from staging"}
+		return nil, failure.ErrStagedFileMissing
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read staged upload: %w", err)
+		return nil, failure.StorageFailed(fmt.Errorf("read staged upload: %w", err))
 	}
 	defer rc.Close()
 	src, err := io.ReadAll(io.LimitReader(rc, w.MaxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("read staged upload: %w", err)
+		return nil, failure.StorageFailed(fmt.Errorf("read staged upload: %w", err))
 	}
 	return src, nil
 }
@@ -338,21 +292,17 @@ func (w *Worker) readStaged(ctx context.Context, job store.Job) ([]byte, error) 
 func (w *Worker) put(ctx context.Context, key string, out imaging.Output) error {
 	err := w.Storage.Put(ctx, key, bytes.NewReader(out.Data), int64(len(out.Data)), contentType(out.Format))
 	if errors.Is(err, storage.ErrInvalidKey) {
-		return permanent{"Storage refused the key " + key} // retrying cannot change the key
+		return failure.StorageRefusedKey(key, err) // retrying cannot change the key
 	}
 	if err != nil {
-		return fmt.Errorf("store %s: %w", key, err)
+		return failure.StorageFailed(fmt.Errorf("store %s: %w", key, err))
 	}
 	return nil
 }
 
 // removeOutputs deletes what a failed job may have written.
 func (w *Worker) removeOutputs(ctx context.Context, job store.Job) {
-	mediaID := MediaID(job.ID)
-	for _, prefix := range []string{
-		path.Join(w.Layout.Media, job.SourceType, job.SourceID, mediaID) + "/",
-		path.Join(w.Layout.Originals, job.SourceType, job.SourceID, mediaID) + "/",
-	} {
+	for _, prefix := range w.Layout.MediaFolders(job.SourceType, job.SourceID, MediaID(job.ID)) {
 		err := w.Storage.List(ctx, prefix, func(o storage.Object) error { return w.Storage.Delete(ctx, o.Key) })
 		if err != nil {
 			w.Logger.Warn("could not remove outputs of failed job", "job_id", job.ID, "err", err)
@@ -373,26 +323,22 @@ func (w *Worker) removeStaged(ctx context.Context, job store.Job) {
 func (w *Worker) Cleanup(ctx context.Context) error {
 	var removed int
 	err := w.Storage.List(ctx, w.Layout.Staging+"/", func(o storage.Object) error {
-		job, err := w.Store.Job(ctx, path.Base(o.Key))
+		job, err := w.Jobs.Job(ctx, w.Layout.StagedJobID(o.Key))
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, jobs.ErrNotFound):
 			// An upload in flight stages before its job commits: wait.
 			if time.Since(o.Modified) < w.StagingGrace {
 				return nil
 			}
 		case err != nil:
 			return err
-		case job.Outcome == "":
-			st, err := w.Queue.Status(ctx, job.QueueJobID)
-			if err != nil {
+		default:
+			finished, recorded, err := w.Jobs.Reconcile(ctx, job)
+			if err != nil || !finished {
 				return err
 			}
-			if st.State != queue.Failed && st.State != queue.Missing {
-				return nil // still queued or running
-			}
-			job.Outcome, job.Error, job.Attempts = store.Failed, "Processing failed: "+st.LastError, st.Attempt
-			if err := w.fail(ctx, job); err != nil {
-				return err
+			if recorded {
+				w.removeOutputs(ctx, job)
 			}
 		}
 		removed++

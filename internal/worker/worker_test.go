@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ximagepipeline/ximagepipeline/failure"
+	"github.com/ximagepipeline/ximagepipeline/internal/jobs"
+	"github.com/ximagepipeline/ximagepipeline/internal/queue"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
 	"github.com/ximagepipeline/ximagepipeline/storage"
 	"github.com/ximagepipeline/ximagepipeline/storage/local"
@@ -34,8 +37,12 @@ func TestFailKeepsAnotherWorkersMedia(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ls.Close() })
-	w := &Worker{Store: st, Storage: ls, Layout: storage.Layout{Staging: "staging", Media: "media", Originals: "originals"},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	js, err := jobs.Open(ctx, st, jobs.Config{Queue: queue.Config{MaxAttempts: 3, Logger: logger}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &Worker{Jobs: js, Storage: ls, Layout: storage.Layout{Staging: "staging", Media: "media", Originals: "originals"}, Logger: logger}
 
 	newJob := func(id string) (store.Job, string) {
 		job := store.Job{ID: id, SourceType: "avatar", SourceID: "u1", StagedKey: "staging/" + id, CreatedAt: time.Now()}
@@ -59,18 +66,15 @@ func TestFailKeepsAnotherWorkersMedia(t *testing.T) {
 		rc.Close()
 		return true
 	}
-	failed := func(job store.Job) store.Job {
-		job.Outcome, job.Error, job.Attempts = store.Failed, "Processing failed: late", 3
-		return job
-	}
+	late := failure.Processing(errors.New("late"))
 
 	// Completed by another worker first: the late failure changes nothing.
 	done, doneKey := newJob("job_done")
-	if err := st.CompleteJob(ctx, done.ID, 2, store.Media{ID: MediaID(done.ID), JobID: done.ID,
-		SourceType: "avatar", SourceID: "u1", CreatedAt: time.Now()}, nil); err != nil {
+	if err := js.Complete(ctx, 2, store.Media{ID: MediaID(done.ID), JobID: done.ID,
+		SourceType: "avatar", SourceID: "u1", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.fail(ctx, failed(done)); err != nil {
+	if err := w.fail(ctx, done, 3, late); err != nil {
 		t.Fatal(err)
 	}
 	if !exists(doneKey) {
@@ -82,13 +86,13 @@ func TestFailKeepsAnotherWorkersMedia(t *testing.T) {
 
 	// Failed by this worker: what its attempts wrote goes.
 	lost, lostKey := newJob("job_lost")
-	if err := w.fail(ctx, failed(lost)); err != nil {
+	if err := w.fail(ctx, lost, 3, late); err != nil {
 		t.Fatal(err)
 	}
 	if exists(lostKey) {
 		t.Error("a failed job's output was left behind")
 	}
-	if j, _ := st.Job(ctx, lost.ID); j.Outcome != store.Failed {
-		t.Errorf("outcome %q, want FAILED", j.Outcome)
+	if j, _ := st.Job(ctx, lost.ID); j.Outcome != store.Failed || j.Error != "Processing failed: late" || j.ErrorCode != "PROCESSING_ERROR" {
+		t.Errorf("outcome %q %q %q, want FAILED \"Processing failed: late\" PROCESSING_ERROR", j.Outcome, j.Error, j.ErrorCode)
 	}
 }
