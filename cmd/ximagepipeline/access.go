@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/spf13/pflag"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/access"
@@ -23,7 +25,15 @@ func (a *accessOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&a.uploadBurst, "upload-burst", 20, "uploads a client may send at once above --upload-rate")
 }
 
+// dependents: the burst is that of --upload-rate.
+func (a *accessOptions) dependents() []dependent {
+	return []dependent{{names: []string{"upload-burst"}, on: a.uploadRate > 0, need: "--upload-rate above 0"}}
+}
+
 func (a *accessOptions) config() (access.Config, error) {
+	if a.allowAnonymous && len(a.apiKeys) > 0 {
+		return access.Config{}, errors.New("--allow-anonymous lets clients in without a key, but --api-key requires one of every client: keep one of them")
+	}
 	c := access.Config{
 		AllowAnonymous: a.allowAnonymous, CORSOrigins: a.corsOrigins,
 		UploadRate: a.uploadRate, UploadBurst: a.uploadBurst,

@@ -41,6 +41,41 @@ func (o *moderationOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.failOpen, "moderation-fail-open", false, "publish an upload whose moderation failed on every attempt (provider down) instead of failing the job")
 }
 
+// needProvider is what the moderation options need when no provider is set.
+const needProvider = "a moderation provider: set --moderation http or --moderation rekognition"
+
+// on reports whether a provider is chosen.
+func (o *moderationOptions) on() bool { return o.provider != "" && o.provider != "none" }
+
+// dependents: each --moderation-* option needs a provider, and some of
+// them one provider. A provider is never inferred from the others: even
+// --moderation-url also serves rekognition.
+func (o *moderationOptions) dependents() []dependent {
+	only := func(provider string) string {
+		if o.provider == "" {
+			return "--moderation " + provider
+		}
+		return "--moderation " + provider + ", not " + o.provider
+	}
+	return []dependent{
+		{
+			names: []string{"moderation-url", "moderation-reject", "moderation-min-confidence", "moderation-fail-open"},
+			on:    o.on(),
+			need:  needProvider,
+		},
+		{
+			names: []string{"moderation-timeout", "moderation-secret", "moderation-header"},
+			on:    o.on() && o.provider != "rekognition",
+			need:  only("http"),
+		},
+		{
+			names: []string{"moderation-region"},
+			on:    o.on() && o.provider != "http",
+			need:  only("rekognition"),
+		},
+	}
+}
+
 // policy is the default moderation policy.
 func (o *moderationOptions) policy() moderation.Policy {
 	return moderation.Policy{Reject: o.reject, MinConfidence: o.minConfidence, FailOpen: o.failOpen}

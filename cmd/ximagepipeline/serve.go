@@ -30,15 +30,18 @@ func serveCommand() *cobra.Command {
 			if err := o.load(cmd.Flags()); err != nil {
 				return err
 			}
+			if err := o.check(a.dependents()...); err != nil {
+				return err
+			}
+			guard, err := a.config()
+			if err != nil {
+				return err
+			}
 			cfg, err := o.pipelineConfig(cmd.Context())
 			if err != nil {
 				return err
 			}
 			cfg.DisableWorkers = !workers
-			guard, err := a.config()
-			if err != nil {
-				return err
-			}
 			return serve(cmd.Context(), o.addr, o.shutdownGrace, cfg, guard)
 		},
 	}
@@ -120,6 +123,9 @@ func workerCommand() *cobra.Command {
 			if err := o.load(cmd.Flags()); err != nil {
 				return err
 			}
+			if err := o.check(); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			cfg, err := o.pipelineConfig(ctx)
@@ -155,6 +161,9 @@ func migrateCommand() *cobra.Command {
 		Short: "Apply the database migrations and exit",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.load(cmd.Flags()); err != nil {
+				return err
+			}
+			if err := o.check(); err != nil {
 				return err
 			}
 			cfg, err := o.pipelineConfig(cmd.Context())

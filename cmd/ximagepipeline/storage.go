@@ -37,6 +37,15 @@ func (o *s3Options) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.prefix, "s3-prefix", "", "key prefix in the bucket, so that several deployments can share it")
 }
 
+// dependents: every --s3-* option needs the bucket.
+func (o *s3Options) dependents() []dependent {
+	return []dependent{{
+		names: []string{"s3-endpoint", "s3-region", "s3-access-key-id", "s3-secret-access-key", "s3-session-token", "s3-path-style", "s3-prefix"},
+		on:    o.bucket != "",
+		need:  "--s3-bucket (without it, files are stored under --data-dir)",
+	}}
+}
+
 // open returns the S3 store, or nil (the default local directory) when no
 // bucket is set. It checks the bucket answers, so a wrong endpoint, key or
 // bucket shows at start-up.
