@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -79,6 +80,61 @@ func (o *moderationOptions) dependents() []dependent {
 // policy is the default moderation policy.
 func (o *moderationOptions) policy() moderation.Policy {
 	return moderation.Policy{Reject: o.reject, MinConfidence: o.minConfidence, FailOpen: o.failOpen}
+}
+
+// moderationState is what serve and worker say about moderation: one line
+// of the start-up log, and serve's /readyz.
+type moderationState struct {
+	On       bool   `json:"on"`
+	Provider string `json:"provider,omitempty"` // http or rekognition
+	// Policy is the default policy.
+	Policy *policyState `json:"policy,omitempty"`
+	// SourceTypes are the source types with a policy of their own, as the
+	// config file sets it ({"disabled": true}: not checked).
+	SourceTypes map[string]moderation.Policy `json:"sourceTypes,omitempty"`
+}
+
+// policyState shows a policy with every field, defaults included.
+type policyState struct {
+	Reject        []string `json:"reject"` // empty: every flag rejects
+	MinConfidence float64  `json:"minConfidence"`
+	FailOpen      bool     `json:"failOpen"`
+}
+
+// moderationState says whether moderation is on, with which provider and
+// policies.
+func (o *options) moderationState() moderationState {
+	if !o.moderation.on() {
+		return moderationState{}
+	}
+	s := moderationState{On: true, Provider: o.moderation.provider, Policy: &policyState{
+		Reject:        append([]string{}, o.moderation.reject...),
+		MinConfidence: o.moderation.minConfidence,
+		FailOpen:      o.moderation.failOpen,
+	}}
+	for name, st := range o.sourceTypes {
+		if st.Moderation != nil {
+			if s.SourceTypes == nil {
+				s.SourceTypes = map[string]moderation.Policy{}
+			}
+			s.SourceTypes[name] = *st.Moderation
+		}
+	}
+	return s
+}
+
+// log writes the start-up line: "moderation on" with the provider and the
+// policies, or "moderation off".
+func (s moderationState) log(logger *slog.Logger) {
+	if !s.On {
+		logger.Info("moderation off")
+		return
+	}
+	attrs := []any{"provider", s.Provider, "policy", s.Policy}
+	if s.SourceTypes != nil {
+		attrs = append(attrs, "sourceTypes", s.SourceTypes)
+	}
+	logger.Info("moderation on", attrs...)
 }
 
 // open returns the chosen provider, or nil when moderation is off.
