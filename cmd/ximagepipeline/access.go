@@ -19,10 +19,10 @@ type accessOptions struct {
 
 func (a *accessOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&a.apiKeys, "api-key", nil, `API key required of clients, "TOKEN" or "TOKEN:upload,read,delete" (repeatable; without any, only loopback clients are let in)`)
-	fs.BoolVar(&a.allowAnonymous, "allow-anonymous", false, "without API keys, let in clients from any address (behind an authenticating proxy only)")
+	fs.BoolVar(&a.allowAnonymous, "allow-anonymous", false, "without API keys (not with --api-key), let in clients from any address (behind an authenticating proxy only)")
 	fs.StringArrayVar(&a.corsOrigins, "cors-origin", nil, `origin allowed to call the API from a browser, or "*" (repeatable)`)
 	fs.Float64Var(&a.uploadRate, "upload-rate", 0, "uploads per second allowed per client (0: no limit)")
-	fs.IntVar(&a.uploadBurst, "upload-burst", 20, "uploads a client may send at once above --upload-rate")
+	fs.IntVar(&a.uploadBurst, "upload-burst", 20, "uploads a client may send at once above --upload-rate (needs it)")
 }
 
 // dependents: the burst is that of --upload-rate.

@@ -17,7 +17,7 @@ import (
 
 // moderationOptions choose a built-in moderation provider and the default
 // policy (source types may override it in the config file's sourceTypes).
-// Setting --moderation turns moderation on.
+// Setting --moderation turns moderation on; every other option needs it.
 type moderationOptions struct {
 	provider      string
 	url           string
@@ -31,7 +31,7 @@ type moderationOptions struct {
 }
 
 func (o *moderationOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.provider, "moderation", "", `content moderation provider: "http" (an endpoint of the protocol in docs/moderation.md, such as the offline nsfwjs sidecar) or "rekognition" (AWS); default: none`)
+	fs.StringVar(&o.provider, "moderation", "", `content moderation provider: "http" (an endpoint of the protocol in docs/moderation.md, such as the offline nsfwjs sidecar) or "rekognition" (AWS); the other --moderation-* options need it; default: none`)
 	fs.StringVar(&o.url, "moderation-url", "", "http: the endpoint images are POSTed to; rekognition: replaces the AWS endpoint (optional)")
 	fs.DurationVar(&o.timeout, "moderation-timeout", httpmod.DefaultTimeout, "http: longest wait for one answer; a timeout is retried like any provider failure")
 	fs.StringVar(&o.secret, "moderation-secret", "", "http: signs each request with HMAC-SHA256 (X-Ximagepipeline-Signature); prefer the environment variable MODERATION_SECRET")

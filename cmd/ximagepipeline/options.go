@@ -85,7 +85,7 @@ func (o *options) addFlags(fs *pflag.FlagSet, server bool) {
 	fs.StringArrayVar(&o.allowedTypes, "allowed-type", nil, "MIME type accepted, sniffed from the bytes (repeatable; default image/jpeg, image/png, image/webp, image/gif; image/avif and image/heic opt in)")
 	fs.IntVar(&o.maxUploads, "max-concurrent-uploads", ximagepipeline.DefaultMaxConcurrentUploads, "uploads received at once; more answer 503 BUSY with Retry-After")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", defaultShutdownGrace, "on SIGTERM or SIGINT, how long requests and running jobs may finish before the jobs are handed back to the queue; keep it below the process manager's stop timeout")
-	fs.StringArrayVar(&o.webhookURLs, "webhook-url", nil, "URL receiving job.completed, job.rejected and job.failed (repeatable; docs/webhooks.md)")
+	fs.StringArrayVar(&o.webhookURLs, "webhook-url", nil, "URL receiving job.completed, job.rejected and job.failed (repeatable; docs/webhooks.md); the other --webhook-* options need it")
 	fs.StringVar(&o.webhookSecret, "webhook-secret", "", "secret signing the webhooks (HMAC-SHA256); required with --webhook-url")
 	fs.IntVar(&o.webhookTries, "webhook-max-attempts", ximagepipeline.DefaultWebhookMaxAttempts, "tries of one webhook delivery, with the retry backoff between them")
 	fs.DurationVar(&o.webhookWait, "webhook-timeout", ximagepipeline.DefaultWebhookTimeout, "longest wait for a webhook receiver's answer; longer is a failed try")

@@ -27,7 +27,7 @@ func TestOptionsWithoutTheirSwitch(t *testing.T) {
 		config string // the config file, if any
 		want   string // stderr
 	}{{
-		name: "moderation URL alone",
+		name: "moderation URL alone (the README's example)",
 		args: []string{"serve", "--moderation-url", "http://127.0.0.1:8790/classify"},
 		want: "--moderation-url needs " + provider,
 	}, {
