@@ -58,7 +58,7 @@ type options struct {
 	// given maps each option given, by flag name, to where it came from:
 	// "" (the command line), "environment variable NAME" or "config file
 	// key name". Given means present, whatever the value, even empty or
-	// the default; checkDependents refuses options that mean nothing alone.
+	// the default; check refuses the options that mean nothing alone.
 	given map[string]string
 }
 
