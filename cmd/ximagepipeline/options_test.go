@@ -128,6 +128,9 @@ func TestOptionsWithoutTheirSwitch(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			cmd.Run()
+			if ctx.Err() != nil {
+				t.Fatalf("%v started instead of refusing (killed after a minute)\nstderr: %s", args, stderr.String())
+			}
 			if code := cmd.ProcessState.ExitCode(); code != exitError {
 				t.Fatalf("%v: exit status %d, want %d (a refusal)\nstderr: %s", args, code, exitError, stderr.String())
 			}
