@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,8 +29,8 @@ func buildBinary(t *testing.T) string {
 // port, or a `worker`.
 type server struct {
 	cmd    *exec.Cmd
-	addr   string       // serve only
-	log    bytes.Buffer // stderr, shown when the test fails
+	addr   string     // serve only
+	log    syncBuffer // stderr, shown when the test fails
 	exited chan struct{}
 }
 
@@ -62,12 +63,15 @@ func startServer(t *testing.T, bin string, env []string, args ...string) *server
 }
 
 // startProcess runs the binary with args (and env added to the
-// environment), logging warnings and errors only. It is stopped when the
-// test ends.
+// environment), logging warnings and errors only unless args set
+// --log-level. It is stopped when the test ends.
 func startProcess(t *testing.T, bin string, env []string, args ...string) *server {
 	t.Helper()
 	s := &server{exited: make(chan struct{})}
-	s.cmd = exec.Command(bin, slices.Concat(args, []string{"--log-level", "warn"})...)
+	if !slices.Contains(args, "--log-level") {
+		args = slices.Concat(args, []string{"--log-level", "warn"})
+	}
+	s.cmd = exec.Command(bin, args...)
 	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stderr = &s.log
 	if err := s.cmd.Start(); err != nil {
@@ -133,4 +137,22 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	o.addFlags(fs, true)
 	return fs
+}
+
+// syncBuffer is a bytes.Buffer that a process writes while a test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

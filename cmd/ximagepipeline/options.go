@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,6 +54,12 @@ type options struct {
 	// From the config file only: they are maps, not flags.
 	variants    map[string]ximagepipeline.VariantSpec
 	sourceTypes map[string]ximagepipeline.SourceType
+
+	// given maps each option given, by flag name, to where it came from:
+	// "" (the command line), "environment variable NAME" or "config file
+	// key name". Given means present, whatever the value, even empty or
+	// the default; check refuses the options that mean nothing alone.
+	given map[string]string
 }
 
 func (o *options) addFlags(fs *pflag.FlagSet, server bool) {
@@ -76,7 +85,7 @@ func (o *options) addFlags(fs *pflag.FlagSet, server bool) {
 	fs.StringArrayVar(&o.allowedTypes, "allowed-type", nil, "MIME type accepted, sniffed from the bytes (repeatable; default image/jpeg, image/png, image/webp, image/gif; image/avif and image/heic opt in)")
 	fs.IntVar(&o.maxUploads, "max-concurrent-uploads", ximagepipeline.DefaultMaxConcurrentUploads, "uploads received at once; more answer 503 BUSY with Retry-After")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", defaultShutdownGrace, "on SIGTERM or SIGINT, how long requests and running jobs may finish before the jobs are handed back to the queue; keep it below the process manager's stop timeout")
-	fs.StringArrayVar(&o.webhookURLs, "webhook-url", nil, "URL receiving job.completed, job.rejected and job.failed (repeatable; docs/webhooks.md)")
+	fs.StringArrayVar(&o.webhookURLs, "webhook-url", nil, "URL receiving job.completed, job.rejected and job.failed (repeatable; docs/webhooks.md); the other --webhook-* options need it")
 	fs.StringVar(&o.webhookSecret, "webhook-secret", "", "secret signing the webhooks (HMAC-SHA256); required with --webhook-url")
 	fs.IntVar(&o.webhookTries, "webhook-max-attempts", ximagepipeline.DefaultWebhookMaxAttempts, "tries of one webhook delivery, with the retry backoff between them")
 	fs.DurationVar(&o.webhookWait, "webhook-timeout", ximagepipeline.DefaultWebhookTimeout, "longest wait for a webhook receiver's answer; longer is a failed try")
@@ -105,13 +114,18 @@ func (o *options) load(fs *pflag.FlagSet) error {
 			return fmt.Errorf("config file %s: %w", path, err)
 		}
 	}
+	o.given = map[string]string{}
 	var err error
 	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			o.given[f.Name] = ""
+		}
 		if err != nil || f.Changed || f.Name == "config" {
 			return
 		}
 		env := strings.ReplaceAll(strings.ToUpper(f.Name), "-", "_")
 		if v, ok := os.LookupEnv(env); ok {
+			o.given[f.Name] = "environment variable " + env
 			// A repeatable flag takes several values separated by spaces.
 			values := []string{v}
 			if f.Value.Type() == "stringArray" {
@@ -125,6 +139,7 @@ func (o *options) load(fs *pflag.FlagSet) error {
 			return
 		}
 		if v, ok := file[f.Name]; ok {
+			o.given[f.Name] = "config file key " + f.Name
 			values, isList := v.([]any)
 			if !isList {
 				values = []any{v}
@@ -196,3 +211,73 @@ func (o *options) config() ximagepipeline.Config {
 // manager's stop timeout must leave a few seconds more for the hand-back
 // (docs/deployment.md).
 const defaultShutdownGrace = 30 * time.Second
+
+// A dependent is a group of options that mean nothing unless another
+// option turns their feature on, such as --moderation-url without
+// --moderation or --s3-region without --s3-bucket. Given without it, they
+// would be dropped in silence; the commands that run the pipeline refuse
+// to start instead (docs/decisions.md).
+type dependent struct {
+	names []string // flag names
+	on    bool     // whether their feature is on
+	need  string   // what turns it on, said after "needs"
+}
+
+// dependents are the groups of the options every command shares.
+func (o *options) dependents() []dependent {
+	ds := o.moderation.dependents()
+	ds = append(ds, o.s3.dependents()...)
+	return append(ds, dependent{
+		names: []string{"webhook-secret", "webhook-max-attempts", "webhook-timeout"},
+		on:    len(o.webhookURLs) > 0,
+		need:  "--webhook-url",
+	})
+}
+
+// check refuses options given without the option that turns their feature
+// on (the shared ones and extra, such as serve's), and source types of the
+// config file with a moderation policy but no provider. One line names
+// every option in the wrong, where it came from and what it needs.
+func (o *options) check(extra ...dependent) error {
+	var wrong []string
+	for _, d := range append(o.dependents(), extra...) {
+		if d.on {
+			continue
+		}
+		var given []string
+		for _, name := range d.names {
+			if _, ok := o.given[name]; ok {
+				given = append(given, o.describe(name))
+			}
+		}
+		switch len(given) {
+		case 0:
+		case 1:
+			wrong = append(wrong, given[0]+" needs "+d.need)
+		default:
+			last := len(given) - 1
+			wrong = append(wrong, strings.Join(given[:last], ", ")+" and "+given[last]+" need "+d.need)
+		}
+	}
+	if !o.moderation.on() {
+		names := slices.Sorted(maps.Keys(o.sourceTypes))
+		for _, name := range names {
+			if p := o.sourceTypes[name].Moderation; p != nil && !p.Disabled {
+				wrong = append(wrong, fmt.Sprintf("the moderation policy of source type %q (config file key sourceTypes) needs %s", name, needProvider))
+			}
+		}
+	}
+	if len(wrong) > 0 {
+		return errors.New(strings.Join(wrong, "; "))
+	}
+	return nil
+}
+
+// describe names an option given as its flag, and where it came from
+// unless that was the command line.
+func (o *options) describe(name string) string {
+	if from := o.given[name]; from != "" {
+		return "--" + name + " (" + from + ")"
+	}
+	return "--" + name
+}

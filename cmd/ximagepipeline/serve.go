@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -30,16 +31,19 @@ func serveCommand() *cobra.Command {
 			if err := o.load(cmd.Flags()); err != nil {
 				return err
 			}
+			if err := o.check(a.dependents()...); err != nil {
+				return err
+			}
+			guard, err := a.config()
+			if err != nil {
+				return err
+			}
 			cfg, err := o.pipelineConfig(cmd.Context())
 			if err != nil {
 				return err
 			}
 			cfg.DisableWorkers = !workers
-			guard, err := a.config()
-			if err != nil {
-				return err
-			}
-			return serve(cmd.Context(), o.addr, o.shutdownGrace, cfg, guard)
+			return serve(cmd.Context(), o.addr, o.shutdownGrace, cfg, guard, o.moderationState())
 		},
 	}
 	o.addFlags(cmd.Flags(), true)
@@ -48,7 +52,7 @@ func serveCommand() *cobra.Command {
 	return cmd
 }
 
-func serve(ctx context.Context, addr string, grace time.Duration, cfg ximagepipeline.Config, guard access.Config) error {
+func serve(ctx context.Context, addr string, grace time.Duration, cfg ximagepipeline.Config, guard access.Config, mod moderationState) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	p, err := ximagepipeline.New(ctx, cfg)
@@ -68,11 +72,13 @@ func serve(ctx context.Context, addr string, grace time.Duration, cfg ximagepipe
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		body, code := readiness{Status: "ready", Workers: !cfg.DisableWorkers, Moderation: mod}, http.StatusOK
 		if err := p.Ready(r.Context()); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
+			body.Status, body.Error, code = "unavailable", err.Error(), http.StatusServiceUnavailable
 		}
-		fmt.Fprintln(w, "ready")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		json.NewEncoder(w).Encode(body)
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -86,6 +92,7 @@ func serve(ctx context.Context, addr string, grace time.Duration, cfg ximagepipe
 	// Long polls and event streams answer at once when the stop begins;
 	// every other request (an upload above all) runs to its end.
 	srv.RegisterOnShutdown(p.EndWaits)
+	mod.log(cfg.Logger)
 	cfg.Logger.Info("serving", "addr", ln.Addr().String(), "prefix", prefix, "workers", !cfg.DisableWorkers)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -104,6 +111,15 @@ func serve(ctx context.Context, addr string, grace time.Duration, cfg ximagepipe
 	return errors.Join(err, p.Close(stopCtx))
 }
 
+// readiness is the body of /readyz: whether the database and the storage
+// answer, and how this server runs (workers in-process, moderation).
+type readiness struct {
+	Status     string          `json:"status"`          // "ready" (200) or "unavailable" (503)
+	Error      string          `json:"error,omitempty"` // what did not answer
+	Workers    bool            `json:"workers"`         // whether jobs run in this process
+	Moderation moderationState `json:"moderation"`
+}
+
 func ignoreClosed(err error) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -120,6 +136,9 @@ func workerCommand() *cobra.Command {
 			if err := o.load(cmd.Flags()); err != nil {
 				return err
 			}
+			if err := o.check(); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			cfg, err := o.pipelineConfig(ctx)
@@ -130,6 +149,7 @@ func workerCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			o.moderationState().log(cfg.Logger)
 			cfg.Logger.Info("worker started", "concurrency", cfg.Concurrency)
 			<-ctx.Done()
 			// Stop taking jobs; running ones get the grace to finish, then
@@ -155,6 +175,9 @@ func migrateCommand() *cobra.Command {
 		Short: "Apply the database migrations and exit",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.load(cmd.Flags()); err != nil {
+				return err
+			}
+			if err := o.check(); err != nil {
 				return err
 			}
 			cfg, err := o.pipelineConfig(cmd.Context())
