@@ -28,6 +28,7 @@ vet:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSniff$$' -fuzztime 200000x ./internal/imaging
 	$(GO) test -run '^$$' -fuzz '^FuzzReadHeader$$' -fuzztime 150000x ./internal/imaging
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime 200000x ./uploadtoken
 
 ## bench: processing and upload benchmarks against the sharp reference (never part of test)
 bench: build

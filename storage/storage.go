@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"time"
 )
 
@@ -33,6 +34,19 @@ type Storage interface {
 	URL(key string) string
 	// Ping checks that the storage is reachable (for /readyz and start-up).
 	Ping(ctx context.Context) error
+}
+
+// Presigner is a Storage that lets a client write one object itself, with a
+// URL the server signs: a direct upload, so the bytes never pass through
+// the server. The pipeline asks for it with a type assertion; storage/s3
+// has it, storage/local does not.
+type Presigner interface {
+	// PresignPut returns a URL that accepts one PUT of exactly size bytes
+	// of contentType to key until expiry has passed, and the headers the
+	// PUT must carry. The URL cannot write another key, another length or
+	// another type. Content-Length is among the headers for completeness:
+	// HTTP clients, browsers included, set it from the body themselves.
+	PresignPut(ctx context.Context, key string, size int64, contentType string, expiry time.Duration) (url string, headers http.Header, err error)
 }
 
 // Object describes one stored object in a listing.
