@@ -64,6 +64,15 @@ function resolveAgainst(url: string, base: string): string {
   return new URL(url, base).href;
 }
 
+/** A URL from a token or an answer: absolute as it is, else against the endpoint. */
+function fromEndpoint(url: string, endpoint: string | undefined): string {
+  try {
+    return new URL(url).href;
+  } catch {
+    return resolveAgainst(url, resolveEndpoint(endpoint) + '/');
+  }
+}
+
 function bearer(o: AuthOptions): Record<string, string> {
   const t = typeof o.token === 'string' ? o.token : o.token?.token;
   const key = t || o.apiKey;
@@ -217,7 +226,7 @@ export async function upload(file: Blob, options: UploadOptions = {}): Promise<U
   if (token && typeof token === 'object' && token.putUrl) return directUpload(file, token, options);
 
   const url = token && typeof token === 'object' && token.uploadUrl
-    ? resolveAgainst(token.uploadUrl, resolveEndpoint(options.endpoint) + '/')
+    ? fromEndpoint(token.uploadUrl, options.endpoint)
     : resolveEndpoint(options.endpoint) + '/upload';
   const name = (file as Partial<File>).name || options.fileName || 'upload';
   const form = () => {
@@ -234,8 +243,7 @@ export async function upload(file: Blob, options: UploadOptions = {}): Promise<U
 
 async function directUpload(file: Blob, token: UploadToken, options: UploadOptions): Promise<UploadAccepted> {
   const { signal, onProgress } = options;
-  const base = resolveEndpoint(options.endpoint) + '/';
-  const put = await send('PUT', resolveAgainst(token.putUrl!, base), {
+  const put = await send('PUT', fromEndpoint(token.putUrl!, options.endpoint), {
     headers: token.putHeaders ?? {},
     body: file,
     onProgress,
@@ -249,7 +257,7 @@ async function directUpload(file: Blob, token: UploadToken, options: UploadOptio
     });
   }
   if (!token.completeUrl) throw new XipError('TOKEN_INVALID', 'The upload token has a putUrl but no completeUrl');
-  const url = resolveAgainst(token.completeUrl, base);
+  const url = fromEndpoint(token.completeUrl, options.endpoint);
   const a = await sendRetrying('POST', url, () => ({ headers: bearer({ token }), signal }), options.retries ?? 2, signal);
   return accepted(a, url);
 }
@@ -262,7 +270,7 @@ const STATES = new Set(['PENDING', 'PROCESSING', 'COMPLETE', 'REJECTED', 'FAILED
 /** The job's status URL and the API's base URL. */
 function jobURLs(job: string | Pick<UploadAccepted, 'jobId' | 'statusUrl'>, options: AuthOptions): { jobId: string; status: string; events: string } {
   if (typeof job === 'object' && job.statusUrl) {
-    const status = resolveAgainst(job.statusUrl, resolveEndpoint(options.endpoint) + '/');
+    const status = fromEndpoint(job.statusUrl, options.endpoint);
     const suffix = `/status/${encodeURIComponent(job.jobId)}`;
     const u = new URL(status);
     const events = u.pathname.endsWith(suffix)
