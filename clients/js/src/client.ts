@@ -79,6 +79,33 @@ function bearer(o: AuthOptions): Record<string, string> {
   return key ? { Authorization: `Bearer ${key}` } : {};
 }
 
+/**
+ * resolveMediaURLs makes a media's URLs absolute against the URL it was
+ * fetched from. The server answers paths ("/image-pipeline/files/...")
+ * unless it runs with --public-url; on a page of another origin those must
+ * point at the server, not at the page. Absolute URLs stay as they are, and
+ * each srcset keeps its candidates: only their URLs are resolved.
+ */
+export function resolveMediaURLs<M extends Media | null | undefined>(media: M, base: string): M {
+  if (!media || typeof media !== 'object') return media;
+  const abs = (u: string) => {
+    try {
+      return new URL(u, base).href;
+    } catch {
+      return u;
+    }
+  };
+  const m: Media = { ...media };
+  if (m.urls) m.urls = Object.fromEntries(Object.entries(m.urls).map(([k, u]) => [k, abs(u)]));
+  if (typeof m.originalUrl === 'string') m.originalUrl = abs(m.originalUrl);
+  if (m.variants) m.variants = Object.fromEntries(Object.entries(m.variants).map(([k, v]) => [k, { ...v, url: abs(v.url) }]));
+  if (m.srcset) {
+    m.srcset = Object.fromEntries(Object.entries(m.srcset).map(([f, set]) => [f,
+      set.split(/,\s+/).map((c) => c.replace(/^\S+/, (u) => abs(u))).join(', ')]));
+  }
+  return m as M;
+}
+
 // ------------------------------------------------------------- transport
 
 interface Answer {
@@ -303,8 +330,12 @@ export async function getStatus(job: string | Pick<UploadAccepted, 'jobId' | 'st
   const url = options.wait ? `${urls.status}?wait=${Math.round(options.wait)}s` : urls.status;
   const a = await sendFetch('GET', url, { headers: { ...bearer(options), Accept: 'application/json' }, signal: options.signal });
   const status = asStatus(json(a.text));
-  if (status) return status;
+  if (status) return withURLs(status, url);
   throw errorFromAnswer(a.status, a.text, a.header('Retry-After'));
+}
+
+function withURLs(s: StatusBody, base: string): StatusBody {
+  return s.media ? { ...s, media: resolveMediaURLs(s.media, base) } : s;
 }
 
 /**
@@ -384,8 +415,9 @@ async function followEvents(url: string, options: WaitOptions, seen: (s: StatusB
         buf = buf.slice(end.index + end[0].length);
         const ev = parseEvent(block);
         if (ev.event !== 'status') continue;
-        const s = asStatus(json(ev.data));
-        if (!s) continue;
+        const body = asStatus(json(ev.data));
+        if (!body) continue;
+        const s = withURLs(body, url);
         seen(s);
         if (FINAL.has(s.status)) return s;
       }
@@ -421,6 +453,6 @@ export async function getMedia(mediaId: string, options: AuthOptions = {}): Prom
   const url = `${resolveEndpoint(options.endpoint)}/media/${encodeURIComponent(mediaId)}`;
   const a = await sendFetch('GET', url, { headers: { ...bearer(options), Accept: 'application/json' }, signal: options.signal });
   const body = json(a.text) as Media | undefined;
-  if (a.status === 200 && body && typeof body.id === 'string') return body;
+  if (a.status === 200 && body && typeof body.id === 'string') return resolveMediaURLs(body, url);
   throw errorFromAnswer(a.status, a.text, a.header('Retry-After'));
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { after, before, test } from 'node:test';
-import { XipError, getMedia, getStatus, parseEvent, resolveEndpoint, upload, waitForProcessing } from '../../dist/index.js';
+import { XipError, getMedia, getStatus, parseEvent, resolveEndpoint, resolveMediaURLs, upload, waitForProcessing } from '../../dist/index.js';
 
 let server;
 let base;
@@ -30,6 +30,8 @@ function answer(res, status, body, headers = {}) {
 
 const file = () => new File([new Uint8Array([0x89, 0x50, 0x4e, 0x47])], 'a.png', { type: 'image/png' });
 const media = { id: 'med_1', width: 10, height: 10, blurhash: '', srcset: { webp: '/f/md.webp 10w' }, variants: {} };
+// As the client hands it over: the server's paths made absolute against it.
+const resolved = () => ({ ...media, srcset: { webp: `${base}/f/md.webp 10w` } });
 
 test('upload posts the fields before the file, with the API key', async () => {
   requests.length = 0;
@@ -127,7 +129,7 @@ test('waitForProcessing follows the event stream', async () => {
   };
   const seen = [];
   const got = await waitForProcessing('job_6', { endpoint: `${base}/image-pipeline`, token: 'xut_t', onStatus: (s) => seen.push(s.status) });
-  assert.deepEqual(got, media);
+  assert.deepEqual(got, resolved());
   assert.deepEqual(seen, ['PENDING', 'PROCESSING', 'COMPLETE']);
   assert.equal(requests.length, 1);
   assert.equal(requests[0].url, '/image-pipeline/events/job_6');
@@ -172,7 +174,7 @@ test('COMPLETE with deleted media', async () => {
 
 test('getMedia', async () => {
   handler = (r, res) => (r.url === '/m/media/med_1' ? answer(res, 200, media) : answer(res, 404, { error: 'Media not found', code: 'MEDIA_NOT_FOUND' }));
-  assert.deepEqual(await getMedia('med_1', { endpoint: `${base}/m` }), media);
+  assert.deepEqual(await getMedia('med_1', { endpoint: `${base}/m` }), resolved());
   await assert.rejects(getMedia('med_2', { endpoint: `${base}/m` }), (e) => e.code === 'MEDIA_NOT_FOUND' && e.status === 404);
 });
 
@@ -191,4 +193,21 @@ test('endpoints', () => {
 test('parseEvent', () => {
   assert.deepEqual(parseEvent('event: status\ndata: {"a":1}'), { event: 'status', data: '{"a":1}' });
   assert.deepEqual(parseEvent(': comment\ndata:x\ndata: y'), { event: 'message', data: 'x\ny' });
+});
+
+test('resolveMediaURLs: the server\'s paths against where they came from', () => {
+  const m = {
+    id: 'med_1', urls: { md: '/p/files/md.webp' }, originalUrl: '/p/files/o.png',
+    variants: { md: { url: '/p/files/md.webp', width: 400, height: 300, format: 'webp', bytes: 9 },
+      'md.avif': { url: 'https://cdn.example/md.avif', width: 400, height: 300, format: 'avif', bytes: 7 } },
+    srcset: { webp: '/p/files/md.webp 400w, /p/files/lg.webp 800w', avif: 'https://cdn.example/md.avif 400w' },
+  };
+  const got = resolveMediaURLs(m, 'https://img.example/p/media/med_1');
+  assert.deepEqual(got, {
+    id: 'med_1', urls: { md: 'https://img.example/p/files/md.webp' }, originalUrl: 'https://img.example/p/files/o.png',
+    variants: { md: { ...m.variants.md, url: 'https://img.example/p/files/md.webp' }, 'md.avif': m.variants['md.avif'] },
+    srcset: { webp: 'https://img.example/p/files/md.webp 400w, https://img.example/p/files/lg.webp 800w', avif: 'https://cdn.example/md.avif 400w' },
+  });
+  assert.equal(m.urls.md, '/p/files/md.webp', 'the argument is left alone');
+  assert.equal(resolveMediaURLs(null, 'https://x.example/'), null);
 });
