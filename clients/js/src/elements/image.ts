@@ -1,5 +1,5 @@
 import { decodeBlurHash, placeholderSize } from '../blurhash.js';
-import { getMedia } from '../client.js';
+import { getMedia, resolveEndpoint, resolveMediaURLs } from '../client.js';
 import { XipError } from '../errors.js';
 import { imageBox, srcset, srcsetCandidates } from '../srcset.js';
 import type { Media } from '../types.js';
@@ -65,6 +65,7 @@ export class XipImage extends HTMLElement {
       case 'endpoint':
       case 'api-key':
         if (this.isConnected && this.hasAttribute('media-id')) this.#fetch();
+        else if (name === 'endpoint') this.#render();
         break;
       case 'alt':
         if (this.image) this.image.alt = value ?? '';
@@ -114,7 +115,16 @@ export class XipImage extends HTMLElement {
   }
 
   #render(): void {
-    const media = this.#media;
+    // Paths from the server ("/image-pipeline/files/...") point at it, not at this page.
+    const endpoint = this.getAttribute('endpoint');
+    let media = this.#media;
+    if (media && endpoint) {
+      try {
+        media = resolveMediaURLs(media, resolveEndpoint(endpoint) + '/');
+      } catch {
+        /* a bad endpoint: the URLs as they are */
+      }
+    }
     const frame = this.#frame;
     this.removeAttribute('loaded');
     this.removeAttribute('failed');

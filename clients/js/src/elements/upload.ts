@@ -96,12 +96,7 @@ const PARALLEL = 3;
 export class XipUpload extends HTMLElement {
   static observedAttributes = ['accept', 'multiple', 'disabled'];
 
-  /**
-   * When set, called for each file instead of POSTing to token-url: resolves
-   * with the token answer (or a token string) from the app's backend.
-   */
-  getToken: ((request: TokenRequest) => Promise<UploadToken | string>) | null = null;
-
+  #getToken: ((request: TokenRequest) => Promise<UploadToken | string>) | null = null;
   #input: HTMLInputElement;
   #zone: HTMLElement;
   #list: HTMLUListElement;
@@ -153,6 +148,18 @@ export class XipUpload extends HTMLElement {
     if (name === 'accept') this.#input.accept = value ?? 'image/*';
     else if (name === 'multiple') this.#input.multiple = value !== null;
     else if (name === 'disabled') this.#input.disabled = value !== null;
+  }
+
+  /**
+   * When set, called for each file instead of POSTing to token-url: resolves
+   * with the token answer (or a token string) from the app's backend.
+   */
+  get getToken(): ((request: TokenRequest) => Promise<UploadToken | string>) | null {
+    return this.#getToken;
+  }
+
+  set getToken(fn: ((request: TokenRequest) => Promise<UploadToken | string>) | null) {
+    this.#getToken = typeof fn === 'function' ? fn : null;
   }
 
   /** The file input inside, for tests and custom triggers (input.click()). */
@@ -238,7 +245,7 @@ export class XipUpload extends HTMLElement {
     let jobId: string | undefined;
     try {
       let token: UploadToken | string | undefined;
-      if (this.getToken || this.hasAttribute('token-url')) {
+      if (this.#getToken || this.hasAttribute('token-url')) {
         row.set('AUTHORIZING');
         token = await this.#token({ sourceType, sourceId, size: file.size, contentType: file.type, name: file.name });
       }
@@ -251,17 +258,20 @@ export class XipUpload extends HTMLElement {
           dispatch<ProgressDetail>(this, 'xip-progress', { file, ...p });
         },
       });
-      jobId = job.jobId;
-      row.li.dataset.jobId = jobId;
+      const accepted = job.jobId;
+      jobId = accepted;
+      row.li.dataset.jobId = accepted;
       row.progress(1);
-      row.set('PENDING');
-      const media = await waitForProcessing(job, {
-        endpoint, apiKey, token,
-        onStatus: (s) => {
-          row.set(s.status);
-          dispatch<StatusDetail>(this, 'xip-status', { file, jobId: s.jobId, status: s.status });
-        },
-      });
+      // Accepted: the job is PENDING. Then each change the server reports.
+      let last: JobStatus | '' = '';
+      const status = (s: JobStatus) => {
+        if (s === last) return;
+        last = s;
+        row.set(s);
+        dispatch<StatusDetail>(this, 'xip-status', { file, jobId: accepted, status: s });
+      };
+      status('PENDING');
+      const media = await waitForProcessing(job, { endpoint, apiKey, token, onStatus: (s) => status(s.status) });
       row.li.dataset.mediaId = media.id;
       row.set('COMPLETE');
       dispatch<CompleteDetail>(this, 'xip-complete', { file, jobId, media });
@@ -276,7 +286,7 @@ export class XipUpload extends HTMLElement {
 
   /** #token asks the app's backend for an upload token (see TokenRequest). */
   async #token(request: TokenRequest): Promise<UploadToken | string> {
-    if (this.getToken) return this.getToken(request);
+    if (this.#getToken) return this.#getToken(request);
     const url = this.getAttribute('token-url')!;
     let res: Response;
     try {

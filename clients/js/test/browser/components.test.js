@@ -83,7 +83,9 @@ describe('web components in Chromium', { skip, timeout: 180_000 }, () => {
     assert.ok(lastProgress.total > 0 && progress.every((p, i) => i === 0 || p.loaded >= progress[i - 1].loaded));
     const statuses = events.filter((e) => e.type === 'xip-status').map((e) => e.detail.status);
     assert.equal(statuses.at(-1), 'COMPLETE');
-    assert.ok(statuses.length >= 2 && statuses.slice(0, -1).every((s) => s === 'PENDING' || s === 'PROCESSING'), `statuses ${statuses}`);
+    assert.equal(statuses[0], 'PENDING', 'accepted: PENDING');
+    assert.ok(statuses.slice(0, -1).every((s) => s === 'PENDING' || s === 'PROCESSING'), `statuses ${statuses}`);
+    assert.equal(new Set(statuses).size, statuses.length, `each status once: ${statuses}`);
     assert.ok(types.indexOf('xip-progress') < types.indexOf('xip-status'), 'progress before status');
 
     const complete = events.find((e) => e.type === 'xip-complete').detail;
@@ -237,6 +239,30 @@ describe('web components in Chromium', { skip, timeout: 180_000 }, () => {
     const err = events.find((e) => e.type === 'xip-error').detail;
     assert.deepEqual([err.code, err.error, err.status], ['UNAUTHORIZED', 'An API key is required', 401]);
     assert.equal((await row()).message, 'An API key is required');
+    page.checkErrors();
+    await page.context().close();
+  });
+
+  test('a job that FAILED: its error, live, as the server has it', async () => {
+    const page = await newPage(browser);
+    await page.goto(`${app.url}/pages/plain.html`);
+    await page.locator('xip-upload input[type=file]').setInputFiles(files.broken);
+    await page.waitForFunction(() => window.events.some((e) => e.type === 'xip-error' || e.type === 'xip-complete'));
+    const events = await page.evaluate(() => window.events);
+    const err = events.find((e) => e.type === 'xip-error')?.detail;
+    assert.ok(err, JSON.stringify(events));
+    assert.match(err.jobId, /^job_/, 'the upload was accepted');
+    const status = await pipeline.api(`/status/${err.jobId}`);
+    assert.equal(status.status, 500);
+    assert.equal(status.body.status, 'FAILED');
+    assert.deepEqual([err.code, err.error, err.status], [status.body.code || 'FAILED', status.body.error, 500]);
+    assert.ok(err.error.length > 0);
+    assert.deepEqual(events.filter((e) => e.type === 'xip-status').map((e) => e.detail.status).at(-1), 'FAILED');
+    const row = await page.locator('xip-upload').evaluate((el) => {
+      const li = el.shadowRoot.querySelector('li');
+      return { status: li.dataset.status, label: li.querySelector('[part=status]').textContent, message: li.querySelector('[part=message]').textContent };
+    });
+    assert.deepEqual(row, { status: 'FAILED', label: 'Failed', message: status.body.error });
     page.checkErrors();
     await page.context().close();
   });

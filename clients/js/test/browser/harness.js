@@ -247,13 +247,30 @@ export function pngImage(width, height) {
   ]);
 }
 
+/** brokenPNG has a valid PNG header (it passes the upload's checks) and image data that is not deflate: it cannot be decoded. */
+export function brokenPNG() {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(64, 0);
+  ihdr.writeUInt32BE(48, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', Buffer.from('this is not deflate data, so there are no pixels here at all'.repeat(4))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
 /** writeFixtures writes the test's files to a temporary directory. */
 export function writeFixtures() {
   const dir = mkdtempSync(join(tmpdir(), 'xip-js-files-'));
   const files = {
     photo: join(dir, 'photo.png'),
     text: join(dir, 'notes.png'), // a text file under an image's name
+    broken: join(dir, 'broken.png'),
   };
+  writeFileSync(files.broken, brokenPNG());
   writeFileSync(files.photo, pngImage(900, 600));
   writeFileSync(files.text, 'These are notes, not a picture.\n'.repeat(20));
   files.cleanup = () => rmSync(dir, { recursive: true, force: true });
