@@ -2,7 +2,7 @@
 BIN := bin/ximagepipeline
 GO  ?= go
 
-.PHONY: run build test vet bench deps deps-test fuzz clean
+.PHONY: run build test test-js vet bench deps deps-test fuzz clean
 
 ## run: install libvips if missing, build, serve on :3000 with data in ./data
 run: build
@@ -12,10 +12,16 @@ run: build
 build: deps
 	$(GO) build -o $(BIN) ./cmd/ximagepipeline
 
-## test: install what the tests start (libvips, PostgreSQL, versitygw), then vet and test everything
+## test: install what the tests start (libvips, PostgreSQL, versitygw, Chromium), then vet and test everything
 test: deps-test vet
 	$(GO) test -count=1 -timeout 40m ./...
+	$(MAKE) test-js
 	$(MAKE) fuzz
+
+## test-js: the TypeScript client in clients/js: npm ci, build, unit tests,
+## and browser tests in headless Chromium against the binary built here
+test-js: build
+	@bash scripts/test-js.sh
 
 vet:
 	$(GO) vet ./...

@@ -4,7 +4,9 @@
 #   run  (default): libvips, to build and run the service
 #   test:           also PostgreSQL (tests start throwaway clusters), the
 #                   versitygw S3 server (tests start throwaway ones) and
-#                   Chromium (the dashboard's browser test)
+#                   Chromium (the dashboard's and clients/js's browser tests);
+#                   clients/js also needs Node 20+ and npm, which it does not
+#                   install (Debian's nodejs is older): it says so
 set -euo pipefail
 what=${1:-run}
 cd "$(dirname "$0")/.."
@@ -35,7 +37,10 @@ if [ "$what" = test ]; then
 	fi
 	bash scripts/install-versitygw.sh
 	if ! command -v chromium >/dev/null; then
-		echo "installing Chromium (the dashboard's browser test drives it headless)..."
+		echo "installing Chromium (the dashboard's and the JS client's browser tests drive it headless)..."
 		apt_install chromium fonts-liberation
+	fi
+	if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ] || ! command -v npm >/dev/null; then
+		echo "note: Node 20+ and npm are not installed: make test-js (clients/js) will be skipped (and fail in CI)"
 	fi
 fi

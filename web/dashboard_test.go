@@ -297,18 +297,24 @@ func TestDashboardInChromium(t *testing.T) {
 			}
 		}
 	}
-	// The srcset choice for the other shapes: an avatar's variants are all
-	// crops, and variants no wider than the source share a width.
-	pick := eval(`import('/assets/app.js').then(({ pickVariants }) => {
-		const v = (url, width, height, bytes = 1) => ({ url, width, height, format: 'webp', bytes });
-		const avatar = pickVariants({ width: 900, height: 600, variants: { xs: v('xs', 64, 64), sm: v('sm', 150, 150) } });
-		const small = pickVariants({ width: 300, height: 200, variants: {
-			sm: v('sm', 150, 150), md: v('md', 300, 200, 5), lg: v('lg', 300, 200, 4), 'md.avif': { ...v('a', 300, 200), format: 'avif' } } });
-		return { avatar: avatar.webp.map((x) => x.url).join() + ' ' + avatar.cropped,
-			small: small.webp.map((x) => x.url).join() + ' ' + small.avif.map((x) => x.url).join() + ' ' + small.cropped };
+	// The page shows the server's srcsets as they are, in a frame of the
+	// pictures' shape: an avatar's srcset holds square crops.
+	pick := eval(`import('/assets/app.js').then(({ srcsetOf }) => {
+		const v = (url, width, height, format = 'webp') => ({ url, width, height, format, bytes: 1 });
+		const avatar = srcsetOf({ width: 900, height: 600, variants: { xs: v('/xs', 64, 64), sm: v('/sm', 150, 150) },
+			srcset: { webp: '/xs 64w, /sm 150w' } });
+		const photo = srcsetOf({ width: 300, height: 200, variants: { lg: v('/lg', 300, 200), 'lg.avif': v('/a', 300, 200, 'avif') },
+			srcset: { webp: '/lg 300w', avif: '/a 300w' } });
+		const none = srcsetOf({ width: 10, height: 10, variants: {}, srcset: {} });
+		return { avatar: [avatar.webp, avatar.avif, avatar.first, avatar.cropped, avatar.width, avatar.height].join('|'),
+			photo: [photo.webp, photo.avif, photo.first, photo.cropped, photo.width, photo.height].join('|'),
+			none: [none.webp, none.first, none.cropped].join('|') };
 	})`)
-	if pick["avatar"] != "xs,sm true" || pick["small"] != "lg a false" {
-		t.Errorf("pickVariants: %v", pick)
+	if pick["avatar"] != "/xs 64w, /sm 150w||/xs|true|150|150" || pick["photo"] != "/lg 300w|/a 300w|/lg|false|300|200" || pick["none"] != "||false" {
+		t.Errorf("srcsetOf: %v", pick)
+	}
+	if tile["srcset"] != m.Srcset["webp"] {
+		t.Errorf("gallery srcset %q, the server's is %q", tile["srcset"], m.Srcset["webp"])
 	}
 	do("fade-in ends", chromedp.Sleep(500*time.Millisecond))
 	shot("dashboard.png", true)

@@ -173,53 +173,39 @@ async function getJSON(path, init) {
 
 // ---------------------------------------------------------------- srcset
 
-// pickVariants chooses the variants to offer in a srcset: those with the
-// image's own shape (the "inside" ones), else the crops (an avatar's), one per
-// width, smallest first; by format.
-export function pickVariants(media) {
+// srcsetOf reads the server's ready srcsets (media.srcset, per format,
+// narrowest first: the variants that keep the image's shape, else the
+// crops) and the shape of the pictures they offer, looked up in
+// media.variants: the image's own, or the crops' (an avatar's squares).
+export function srcsetOf(media) {
+  const webp = (media.srcset && media.srcset.webp) || '';
+  const avif = (media.srcset && media.srcset.avif) || '';
+  const urls = webp ? webp.split(/,\s+/).map((c) => c.trim().split(/\s+/)[0]) : [];
+  const widest = Object.values(media.variants || {}).find((v) => v.url === urls[urls.length - 1]);
+  const width = (widest ? widest.width : media.width) || 1;
+  const height = (widest ? widest.height : media.height) || 1;
   const ratio = media.width && media.height ? media.width / media.height : 1;
-  const all = Object.entries(media.variants || {}).map(([name, v]) => ({ name, ...v }))
-    .filter((v) => v.url && v.width > 0 && v.height > 0);
-  const byFormat = (fmt, sameShape) => {
-    const seen = new Map();
-    for (const v of all) {
-      if (v.format !== fmt) continue;
-      if (sameShape && Math.abs(v.width / v.height - ratio) / ratio > 0.03) continue;
-      const prev = seen.get(v.width);
-      if (!prev || v.bytes < prev.bytes) seen.set(v.width, v);
-    }
-    return [...seen.values()].sort((a, b) => a.width - b.width);
-  };
-  let webp = byFormat('webp', true);
-  let avif = byFormat('avif', true);
-  let cropped = false;
-  if (webp.length === 0) {
-    webp = byFormat('webp', false);
-    avif = byFormat('avif', false);
-    cropped = true;
-  }
-  const shape = cropped && webp.length ? webp[webp.length - 1] : { width: media.width, height: media.height };
-  return { webp, avif, cropped, width: shape.width || 1, height: shape.height || 1 };
+  const cropped = Math.abs(width / height - ratio) / ratio > 0.03;
+  if (!cropped && media.width && media.height) return { webp, avif, first: urls[0], cropped, width: media.width, height: media.height };
+  return { webp, avif, first: urls[0], cropped, width, height };
 }
-
-const srcset = (list) => list.map((v) => `${v.url} ${v.width}w`).join(', ');
 
 // responsiveImage is the BlurHash placeholder with the right variant over
 // it: a <picture> offering AVIF when there is some, WebP otherwise.
 function responsiveImage(media, sizes, { eager = false } = {}) {
-  const pick = pickVariants(media);
+  const pick = srcsetOf(media);
   const ratio = pick.width / pick.height;
   const frame = h('div', { class: 'frame' });
   frame.style.aspectRatio = `${pick.width} / ${pick.height}`;
   frame.append(blurCanvas(media.blurhash, ratio));
-  if (pick.webp.length === 0) {
+  if (!pick.webp) {
     frame.append(h('span', { class: 'noimg' }, 'no variant'));
     return { frame, pick };
   }
   const img = h('img', {
     alt: `${media.sourceType} image, ${media.width} × ${media.height}`,
-    src: pick.webp[0].url,
-    srcset: srcset(pick.webp),
+    src: pick.first,
+    srcset: pick.webp,
     sizes,
     width: String(pick.width),
     height: String(pick.height),
@@ -230,7 +216,7 @@ function responsiveImage(media, sizes, { eager = false } = {}) {
   img.addEventListener('load', shown);
   img.addEventListener('error', () => frame.classList.add('failed'));
   const picture = h('picture', {},
-    pick.avif.length ? h('source', { type: 'image/avif', srcset: srcset(pick.avif), sizes }) : null,
+    pick.avif ? h('source', { type: 'image/avif', srcset: pick.avif, sizes }) : null,
     img);
   frame.append(picture);
   if (img.complete && img.naturalWidth > 0) shown();
