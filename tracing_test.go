@@ -26,7 +26,7 @@ func TestTracing(t *testing.T) {
 	attr := func(s sdktrace.ReadOnlySpan, key string) string {
 		for _, kv := range s.Attributes() {
 			if kv.Key == attribute.Key(key) {
-				return kv.Value.Emit()
+				return kv.Value.String()
 			}
 		}
 		return ""

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,8 +77,8 @@ func TestModerateFailures(t *testing.T) {
 		handler http.HandlerFunc
 		wantErr string
 	}{
-		{"server error", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) }, "500"},
-		{"unauthorized", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 401) }, "401"},
+		{"server error", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) }, "500"},
+		{"unauthorized", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusUnauthorized) }, "401"},
 		{"not JSON", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }, "not the protocol's JSON"},
 		{"empty", func(w http.ResponseWriter, r *http.Request) {}, "not the protocol's JSON"},
 		{"confidence out of range", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"flags":[],"confidence":97}`) }, "not in 0..1"},
@@ -105,5 +104,3 @@ func TestModerateFailures(t *testing.T) {
 		t.Error("New accepted a URL without a scheme")
 	}
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
