@@ -78,7 +78,7 @@ func encodeThumbHash(w, h int, px []byte) []byte {
 		a[i] = alpha
 	}
 
-	enc := dctEncoder{w: w, h: h, fx: make([]float64, w)}
+	enc := newDCTEncoder(w, h, max(lx, ly, 5))
 	lDC, lAC, lScale := enc.channel(l, max(3, lx), max(3, ly))
 	pDC, pAC, pScale := enc.channel(p, 3, 3)
 	qDC, qAC, qScale := enc.channel(q, 3, 3)
@@ -128,7 +128,24 @@ func encodeThumbHash(w, h int, px []byte) []byte {
 // dctEncoder computes the low-frequency DCT terms of one w x h channel.
 type dctEncoder struct {
 	w, h int
-	fx   []float64 // scratch: one row of cosines
+	cosX [][]float64 // cosX[cx][x], computed as the reference does
+	cosY [][]float64 // cosY[cy][y]
+}
+
+// newDCTEncoder tabulates the cosines of frequencies below n on each axis.
+func newDCTEncoder(w, h, n int) dctEncoder {
+	e := dctEncoder{w: w, h: h, cosX: make([][]float64, n), cosY: make([][]float64, n)}
+	for k := range n {
+		e.cosX[k] = make([]float64, w)
+		for x := range w {
+			e.cosX[k][x] = math.Cos(math.Pi / float64(w) * float64(k) * (float64(x) + 0.5))
+		}
+		e.cosY[k] = make([]float64, h)
+		for y := range h {
+			e.cosY[k][y] = math.Cos(math.Pi / float64(h) * float64(k) * (float64(y) + 0.5))
+		}
+	}
+	return e
 }
 
 // channel returns the DC term, the AC terms of the triangle of frequencies
@@ -139,15 +156,14 @@ func (e dctEncoder) channel(c []float64, nx, ny int) (dc float64, ac []float64, 
 	ac = make([]float64, 0, nx*ny/2)
 	for cy := range ny {
 		for cx := 0; cx*ny < nx*(ny-cy); cx++ {
-			for x := range w {
-				e.fx[x] = math.Cos(math.Pi / float64(w) * float64(cx) * (float64(x) + 0.5))
-			}
+			// Summed in the reference's order, so that terms that are
+			// zero round the same way (see thumbhash_test.go).
+			fx := e.cosX[cx][:w]
 			f := 0.0
-			for y := range h {
-				fy := math.Cos(math.Pi / float64(h) * float64(cy) * (float64(y) + 0.5))
+			for y, fy := range e.cosY[cy][:h] {
 				row := c[y*w : (y+1)*w]
 				for x, v := range row {
-					f += v * e.fx[x] * fy
+					f += v * fx[x] * fy
 				}
 			}
 			f /= float64(w * h)
@@ -217,7 +233,12 @@ func ThumbHashToRGBA(hash []byte) (w, h int, rgba []byte) {
 	if hd.hasAlpha {
 		nCos = max(nCos, 5)
 	}
-	fx := make([]float64, nCos)
+	cosX := make([]float64, w*nCos) // cosX[x*nCos+cx]
+	for x := range w {
+		for cx := range nCos {
+			cosX[x*nCos+cx] = math.Cos(math.Pi / float64(w) * (float64(x) + 0.5) * float64(cx))
+		}
+	}
 	fy := make([]float64, nCos)
 	rgba = make([]byte, 0, w*h*4)
 	for y := range h {
@@ -225,9 +246,7 @@ func ThumbHashToRGBA(hash []byte) (w, h int, rgba []byte) {
 			fy[cy] = math.Cos(math.Pi / float64(h) * (float64(y) + 0.5) * float64(cy))
 		}
 		for x := range w {
-			for cx := range fx {
-				fx[cx] = math.Cos(math.Pi / float64(w) * (float64(x) + 0.5) * float64(cx))
-			}
+			fx := cosX[x*nCos : (x+1)*nCos]
 			l := hd.lDC + sumAC(lAC, hd.lx, hd.ly, fx, fy)
 			p := hd.pDC
 			q := hd.qDC
