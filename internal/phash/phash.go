@@ -135,6 +135,15 @@ func luma(img image.Image) []float64 {
 			}
 		}
 		return out
+	case *image.RGBA: // premultiplied: adding the white left uncovered composites
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			i := m.PixOffset(b.Min.X, y)
+			for p := m.Pix[i : i+w*4]; len(p) >= 4; p = p[4:] {
+				white := 255 - float64(p[3])
+				out = append(out, 0.299*(float64(p[0])+white)+0.587*(float64(p[1])+white)+0.114*(float64(p[2])+white))
+			}
+		}
+		return out
 	case *image.NRGBA:
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			i := m.PixOffset(b.Min.X, y)

@@ -247,7 +247,7 @@ func flat(w, h int, c color.NRGBA) *image.NRGBA {
 }
 
 // The image types decoders give hash alike: the fast paths (YCbCr, Gray,
-// NRGBA) against the generic one.
+// RGBA, NRGBA) against the generic one and each other.
 func TestHashImageTypes(t *testing.T) {
 	t.Parallel()
 	src := thumbnail(scenes()[0], recommendedWidth).(*image.NRGBA)
@@ -256,6 +256,9 @@ func TestHashImageTypes(t *testing.T) {
 	draw.Draw(viaModel, viaModel.Bounds(), ycbcr, image.Point{}, draw.Src)
 	if d := Distance(Hash(ycbcr), Hash(viaModel)); d > 2 {
 		t.Errorf("YCbCr and its RGBA copy: distance %d, want <= 2", d)
+	}
+	if got, want := Hash(viaModel), Hash(image.Image(struct{ image.Image }{viaModel})); got != want {
+		t.Errorf("RGBA hashes as %#x, the same pixels through the generic path as %#x", got, want)
 	}
 	gray := image.NewGray(src.Bounds())
 	draw.Draw(gray, gray.Bounds(), src, image.Point{}, draw.Src)
@@ -284,5 +287,10 @@ func TestHashImageTypes(t *testing.T) {
 	}
 	if got, want := Hash(clear), Hash(onWhite); got != want {
 		t.Errorf("transparent pixels hash as %#x, white ones as %#x", got, want)
+	}
+	premultiplied := image.NewRGBA(clear.Bounds())
+	draw.Draw(premultiplied, premultiplied.Bounds(), clear, image.Point{}, draw.Src)
+	if got, want := Hash(premultiplied), Hash(clear); got != want {
+		t.Errorf("transparent pixels in an RGBA image hash as %#x, in NRGBA as %#x", got, want)
 	}
 }

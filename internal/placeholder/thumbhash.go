@@ -19,8 +19,14 @@ const ThumbHashMaxSide = 100
 // Evan Wallace (https://evanw.github.io/thumbhash/): the average colour, a
 // few DCT terms of luminance, two colour-difference channels and, when any
 // pixel is not opaque, alpha, quantised to 4 bits each. The bytes are the
-// reference encoder's for the same pixels; clients decode them with any
-// ThumbHash library (the media JSON carries them in standard base64).
+// reference encoder's for the same pixels, but for DCT terms that are zero
+// in exact arithmetic, which rounding noise may put in either neighbouring
+// code, as it does between the reference's own ports. Clients decode them
+// with any ThumbHash library (the media JSON would carry them in standard
+// base64).
+//
+// img should be a thumbnail: all its pixels are read into memory before
+// an image larger than ThumbHashMaxSide is reduced.
 //
 // An empty image gives nil.
 func ThumbHash(img image.Image) []byte {
