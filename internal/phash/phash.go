@@ -6,7 +6,7 @@
 // The hash is the classic DCT pHash (as in pHash.org's ph_dct_imagehash):
 // the image in grey, reduced to 32x32, then its 2D DCT, of which the 8x8
 // lowest frequencies after the first row and column (so the DC term and
-// the terms that only shift one axis's mean are left out) are compared
+// the terms that vary along one axis only are left out) are compared
 // with their median, one bit each. Low frequencies survive what
 // re-encoding and resizing change; comparing with the median makes the
 // hash indifferent to brightness and contrast.
@@ -41,9 +41,9 @@ const side = 32
 
 // Hash returns the perceptual hash of img. A thumbnail 64 px wide is
 // enough: the hash keeps eight frequencies a side, and hashing the full
-// images measured the same distances. Larger images are reduced by area
-// averaging, smaller ones interpolated. Pixels
-// are composited over white first, as a page shows them.
+// images instead measured no better. Larger images are reduced by area
+// averaging, smaller ones interpolated. Pixels are composited over white
+// first, as a page shows them.
 //
 // An image with no structure at all (one flat colour) hashes to 0, as does
 // an empty one.
@@ -54,12 +54,12 @@ func Hash(img image.Image) uint64 {
 	}
 	g := resample(luma(img), b.Dx(), b.Dy())
 
-	// DCT-II of the 32x32 grey square, only the 9x9 lowest terms: first
-	// along each row, then down the columns.
+	// DCT-II of the 32x32 grey square, only the terms hashed: first along
+	// each row, then down the columns.
 	var rows [side][9]float64
 	for y := range side {
 		row := g[y*side : (y+1)*side]
-		for u := range 9 {
+		for u := 1; u < 9; u++ {
 			s := 0.0
 			for x, v := range row {
 				s += v * cosTable[u][x]
