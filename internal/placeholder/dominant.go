@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 	"slices"
+	"sync"
 )
 
 // DominantRadius is how far apart, in Oklab (a perceptual colour space
@@ -22,6 +23,10 @@ const dominantMaxSide = 100
 // dominantSeeds is how many of the most populated colour cells the search
 // for the densest colour starts from.
 const dominantSeeds = 8
+
+// binIndexes recycles DominantColour's table from 15-bit colour keys to
+// bins (128 KB, handed back all zero).
+var binIndexes = sync.Pool{New: func() any { return new([1 << 15]int32) }}
 
 // DominantColour returns the colour that covers most of img, counting
 // every colour within DominantRadius of it as the same colour: the centre
@@ -50,15 +55,14 @@ func DominantColour(img image.Image) color.NRGBA {
 		return color.NRGBA{}
 	}
 
-	// Fine bins (5 bits a channel) with their weight and colour sums;
-	// coarse cells (4 bits) with their weight and colour sums for seeding.
+	// Fine bins (5 bits a channel) with their weight and colour sums.
 	type bin struct {
+		key             int
 		weight, r, g, b float64
 		lab             [3]float64
 	}
 	var bins []bin
-	index := make([]int32, 1<<15) // fine key -> bin index + 1
-	var coarse [1 << 12]struct{ weight, r, g, b float64 }
+	index := binIndexes.Get().(*[1 << 15]int32) // fine key -> bin index + 1
 	for i := 0; i < len(px); i += 4 {
 		if px[i+3] == 0 {
 			continue
@@ -66,7 +70,7 @@ func DominantColour(img image.Image) color.NRGBA {
 		r, g, b, a := px[i], px[i+1], px[i+2], float64(px[i+3])/255
 		key := int(r>>3)<<10 | int(g>>3)<<5 | int(b>>3)
 		if index[key] == 0 {
-			bins = append(bins, bin{})
+			bins = append(bins, bin{key: key})
 			index[key] = int32(len(bins))
 		}
 		fb := &bins[index[key]-1]
@@ -74,14 +78,24 @@ func DominantColour(img image.Image) color.NRGBA {
 		fb.r += a * float64(r)
 		fb.g += a * float64(g)
 		fb.b += a * float64(b)
-		cb := &coarse[int(r>>4)<<8|int(g>>4)<<4|int(b>>4)]
-		cb.weight += a
-		cb.r += a * float64(r)
-		cb.g += a * float64(g)
-		cb.b += a * float64(b)
 	}
+	for _, b := range bins {
+		index[b.key] = 0 // all zero again for the next call
+	}
+	binIndexes.Put(index)
 	if len(bins) == 0 {
 		return color.NRGBA{}
+	}
+
+	// Coarse cells (4 bits a channel), summed from the fine bins, for
+	// seeding.
+	var coarse [1 << 12]struct{ weight, r, g, b float64 }
+	for _, b := range bins {
+		cb := &coarse[(b.key>>11)<<8|(b.key>>6&15)<<4|(b.key>>1&15)]
+		cb.weight += b.weight
+		cb.r += b.r
+		cb.g += b.g
+		cb.b += b.b
 	}
 	for i := range bins {
 		b := &bins[i]
