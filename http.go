@@ -281,9 +281,7 @@ func (p *Pipeline) fail(w http.ResponseWriter, r *http.Request, err error, fallb
 	writeError(w, e)
 }
 
-func writeError(w http.ResponseWriter, e *Error) {
-	writeJSON(w, e.Status, map[string]string{"error": e.Message, "code": e.Code})
-}
+func writeError(w http.ResponseWriter, e *Error) { failure.Write(w, e) }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -6,7 +6,6 @@ package access
 
 import (
 	"crypto/subtle"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/ximagepipeline/ximagepipeline/failure"
 )
 
 // Permission is what a key may do.
@@ -93,16 +94,16 @@ func (c Config) Wrap(prefix string, next http.Handler) http.Handler {
 		if !ok {
 			if client == "" {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="ximagepipeline"`)
-				refuse(w, http.StatusUnauthorized, "An API key is required", "UNAUTHORIZED")
+				failure.Write(w, failure.ErrUnauthorized)
 			} else {
-				refuse(w, http.StatusForbidden, "This API key may not do that", "FORBIDDEN")
+				failure.Write(w, failure.ErrForbidden)
 			}
 			return
 		}
 		if c.UploadRate > 0 && r.Method == http.MethodPost {
 			if wait := limits.take(client); wait > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-				refuse(w, http.StatusTooManyRequests, "Too many uploads, retry later", "RATE_LIMITED")
+				failure.Write(w, failure.ErrRateLimited)
 				return
 			}
 		}
@@ -171,12 +172,6 @@ func (c Config) cors(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	return false
-}
-
-func refuse(w http.ResponseWriter, status int, message, code string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"error": message, "code": code})
 }
 
 // limiters holds a token bucket per client, forgetting idle ones.
