@@ -115,7 +115,7 @@ var (
 	// ErrTokenExpired: genuine but past its expiry; ask for a new one.
 	ErrTokenExpired = sentinel(http.StatusUnauthorized, "TOKEN_EXPIRED", "Upload token expired")
 	// ErrTokenUsed: the token already created its job.
-	ErrTokenUsed = sentinel(http.StatusForbidden, "TOKEN_USED", "Upload token already used")
+	ErrTokenUsed = sentinel(http.StatusForbidden, "TOKEN_USED", "Upload token already used: ask for a new one")
 	// ErrTokenMismatch: the token is for another sourceType, sourceId or
 	// job than the request names.
 	ErrTokenMismatch = sentinel(http.StatusForbidden, "TOKEN_MISMATCH", "Upload token is for another upload")
@@ -303,14 +303,6 @@ func TokenInvalid(detail string) *Error {
 // TokenExpired refuses a token past its expiry.
 func TokenExpired(at time.Time) *Error {
 	return ErrTokenExpired.With("Upload token expired at "+at.UTC().Format(time.RFC3339)+": ask for a new one", nil)
-}
-
-// TokenUsed refuses a token that already created its job.
-func TokenUsed(jobID string) *Error {
-	if jobID == "" {
-		return ErrTokenUsed.With("Upload token already used: ask for a new one", nil)
-	}
-	return ErrTokenUsed.With("Upload token already used for job "+jobID+": ask for a new one", nil)
 }
 
 // TokenOwnerMismatch refuses an upload whose sourceType or sourceId is not
