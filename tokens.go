@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"slices"
@@ -294,11 +295,23 @@ func (p *Pipeline) CompleteUpload(ctx context.Context, jobID, token string) (_ s
 		return "", ErrStorage.With("", err)
 	}
 	defer rc.Close()
-	id, err := p.admit(ctx, &partList{parts: []formPart{{"file", rc}}}, g)
+	id, err := p.admit(ctx, &partList{parts: []formPart{{"file", storageReader{rc}}}}, g)
 	if err == nil || failure.Permanent(err) {
 		p.discard(key)
 	}
 	return id, err
+}
+
+// storageReader reads a stored object: its read errors are the storage's
+// (STORAGE_ERROR), not the client's.
+type storageReader struct{ r io.Reader }
+
+func (s storageReader) Read(b []byte) (int, error) {
+	n, err := s.r.Read(b)
+	if err != nil && err != io.EOF {
+		err = ErrStorage.With("", err)
+	}
+	return n, err
 }
 
 // objectSize is the size of the object under key; ErrNotUploaded when
