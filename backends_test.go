@@ -27,9 +27,6 @@ import (
 	"github.com/ximagepipeline/ximagepipeline/storage/storagetest"
 )
 
-// TestMain stops the shared PostgreSQL cluster (internal/pgtest) at the end.
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
 // newS3 starts a versitygw server whose bucket anyone may read (as a bucket
 // behind a CDN), and returns it with a store on it; edit changes the store's
 // config.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"net/url"
 	"runtime"
 	"sort"
@@ -16,6 +17,7 @@ import (
 	"github.com/ximagepipeline/ximagepipeline/media"
 	"github.com/ximagepipeline/ximagepipeline/moderation"
 	"github.com/ximagepipeline/ximagepipeline/storage"
+	"github.com/ximagepipeline/ximagepipeline/uploadtoken"
 )
 
 // The model's types, defined once in package media.
@@ -75,6 +77,20 @@ const (
 	// DefaultStagingGrace is how old an orphaned staged file (one that has
 	// no job, because its upload failed half-way) must be before removal.
 	DefaultStagingGrace = time.Hour
+	// DefaultUploadTokenLifetime is how long an upload token is good when
+	// its request says nothing: long enough to pick a file and send it
+	// over a slow line, short enough that a leaked one soon expires.
+	DefaultUploadTokenLifetime = 15 * time.Minute
+	// DefaultUploadTokenMaxLifetime bounds what a request may ask. It
+	// must not exceed StagingGrace: a direct upload's object has no job
+	// until its complete step, and the staging sweep removes such objects
+	// once they are StagingGrace old (docs/decisions.md).
+	DefaultUploadTokenMaxLifetime = time.Hour
+	// DefaultFetchTimeout bounds a whole fetch of an upload's url: the
+	// lookups, connections, redirects and the body.
+	DefaultFetchTimeout = 30 * time.Second
+	// DefaultFetchMaxRedirects is how many redirects a fetch follows.
+	DefaultFetchMaxRedirects = 3
 )
 
 // DefaultAllowedTypes are decoded by default. AVIF and HEIC are opt-in;
@@ -163,6 +179,36 @@ type Config struct {
 	// receiver should queue the work and answer at once. Default 10 s.
 	WebhookTimeout time.Duration
 
+	// UploadTokenSecret signs upload tokens (HMAC-SHA256): with it, an
+	// app's backend mints short-lived tokens (MintUploadToken, or POST
+	// {Prefix}/upload-tokens) with which a browser uploads one image for
+	// one owner without an API key. At least 32 bytes (`openssl rand -hex
+	// 32`); shared by every API server of a fleet. Default empty: tokens
+	// are off, the mint route answers 404 UPLOAD_TOKENS_DISABLED and a
+	// token is refused as TOKEN_INVALID.
+	UploadTokenSecret string
+	// UploadTokenLifetime is a token's life when its request names none.
+	// Default 15 minutes (or UploadTokenMaxLifetime when shorter).
+	UploadTokenLifetime time.Duration
+	// UploadTokenMaxLifetime is the longest life a request may ask for; at
+	// most StagingGrace. Default 1 hour (or StagingGrace when shorter).
+	UploadTokenMaxLifetime time.Duration
+
+	// DisableURLIngest refuses uploads that give a url instead of a file
+	// (URL_INGEST_DISABLED). Default false: an upload may give a url, which
+	// is fetched with the limits below and never from an address inside
+	// the server's networks (internal/fetch).
+	DisableURLIngest bool
+	// FetchAllow lists addresses a url may lead to although the rules
+	// refuse them (loopback, private, link-local, reserved), such as an
+	// internal image server's 10.1.2.3/32. Default none.
+	FetchAllow []netip.Prefix
+	// FetchTimeout bounds one fetch, body included. Default 30 s.
+	FetchTimeout time.Duration
+	// FetchMaxRedirects is how many redirects a fetch follows; negative:
+	// none. Default 3.
+	FetchMaxRedirects int
+
 	// TracerProvider receives OpenTelemetry spans of uploads and processing
 	// attempts (with their stages). Default: otel's global provider, which
 	// does nothing unless the host application installs one.
@@ -235,6 +281,13 @@ func (c Config) withDefaults() Config {
 	dur(&c.CleanupInterval, DefaultCleanupInterval)
 	dur(&c.StagingGrace, DefaultStagingGrace)
 	dur(&c.WebhookTimeout, DefaultWebhookTimeout)
+	// Within StagingGrace when it is shorter (see validate).
+	dur(&c.UploadTokenMaxLifetime, min(DefaultUploadTokenMaxLifetime, c.StagingGrace))
+	dur(&c.UploadTokenLifetime, min(DefaultUploadTokenLifetime, c.UploadTokenMaxLifetime))
+	dur(&c.FetchTimeout, DefaultFetchTimeout)
+	if c.FetchMaxRedirects == 0 {
+		c.FetchMaxRedirects = DefaultFetchMaxRedirects
+	}
 	if c.TracerProvider == nil {
 		c.TracerProvider = otel.GetTracerProvider()
 	}
@@ -292,6 +345,25 @@ func (c Config) validate() error {
 	}
 	if len(c.WebhookURLs) > 0 && c.WebhookSecret == "" {
 		return fmt.Errorf("config: webhook URLs need a webhookSecret to sign with (any long random string, shared with the receivers)")
+	}
+	if c.UploadTokenSecret != "" {
+		if err := uploadtoken.ValidateSecret([]byte(c.UploadTokenSecret)); err != nil {
+			return fmt.Errorf("config: uploadTokenSecret: %w", err)
+		}
+	}
+	if c.UploadTokenLifetime < time.Second || c.UploadTokenLifetime > c.UploadTokenMaxLifetime {
+		return fmt.Errorf("config: uploadTokenLifetime (%s) must be at least 1s and at most uploadTokenMaxLifetime (%s)", c.UploadTokenLifetime, c.UploadTokenMaxLifetime)
+	}
+	if c.UploadTokenMaxLifetime > c.StagingGrace {
+		return fmt.Errorf("config: uploadTokenMaxLifetime (%s) must not exceed stagingGrace (%s): the staging sweep would remove a direct upload before its token expires", c.UploadTokenMaxLifetime, c.StagingGrace)
+	}
+	if c.FetchTimeout < 0 {
+		return fmt.Errorf("config: fetchTimeout must be positive")
+	}
+	for _, p := range c.FetchAllow {
+		if !p.IsValid() {
+			return fmt.Errorf("config: fetchAllow has an invalid prefix %q", p)
+		}
 	}
 	for _, p := range []string{c.StagingPath, c.MediaPath, c.OriginalsPath} {
 		if !media.ValidName(p) {

@@ -23,4 +23,24 @@ var (
 	ErrBusy               = failure.ErrBusy
 	ErrJobNotFound        = failure.ErrJobNotFound
 	ErrMediaNotFound      = failure.ErrMediaNotFound
+	ErrBadRequest         = failure.ErrBadRequest
+
+	// Upload tokens.
+	ErrTokenInvalid   = failure.ErrTokenInvalid
+	ErrTokenExpired   = failure.ErrTokenExpired
+	ErrTokenUsed      = failure.ErrTokenUsed
+	ErrTokenMismatch  = failure.ErrTokenMismatch
+	ErrTokensDisabled = failure.ErrTokensDisabled
+
+	// Direct uploads.
+	ErrDirectUnavailable = failure.ErrDirectUnavailable
+	ErrNotUploaded       = failure.ErrNotUploaded
+	ErrIncompleteUpload  = failure.ErrIncompleteUpload
+
+	// Uploads from a URL.
+	ErrURLIngestDisabled = failure.ErrURLIngestDisabled
+	ErrURLInvalid        = failure.ErrURLInvalid
+	ErrURLForbidden      = failure.ErrURLForbidden
+	ErrURLFetchFailed    = failure.ErrURLFetchFailed
+	ErrURLTimeout        = failure.ErrURLTimeout
 )

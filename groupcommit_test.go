@@ -1,9 +1,13 @@
 package ximagepipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -11,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
+	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 )
 
 // Uploads that arrive while a batch commits go in the next batch together,
@@ -135,5 +140,50 @@ func TestGroupCommitMoreThanABatch(t *testing.T) {
 		if err := <-w.done; err != nil {
 			t.Fatalf("job %d: %v", i, err)
 		}
+	}
+}
+
+// A token spent between an upload's early check and its commit (by an
+// upload that got there first) is refused at the commit as TOKEN_USED,
+// not QUEUE_ERROR, and the refused upload's staged file is removed.
+func TestTokenSpentAtCommit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p, err := New(t.Context(), Config{
+		DataDir: dir, DisableWorkers: true, Logger: slog.New(slog.DiscardHandler),
+		UploadTokenSecret: "test-secret-0123456789abcdefghij",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(context.Background()) })
+	tok, err := p.MintUploadToken(t.Context(), UploadTokenRequest{SourceType: "gallery", SourceID: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := p.verifyToken(tok.Token, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	jpg := testimages.JPEG(testimages.Quadrants(60, 40), 90)
+	upload := func() (string, error) {
+		// admit itself, past the early check that would refuse the second.
+		return p.admit(t.Context(), requestForm(UploadRequest{File: bytes.NewReader(jpg)}), g)
+	}
+	first, err := upload()
+	if err != nil {
+		t.Fatalf("first upload: %v", err)
+	}
+	_, err = upload()
+	var e *Error
+	if !errors.As(err, &e) || e.Code != "TOKEN_USED" || e.Status != 403 {
+		t.Fatalf("second upload: %v, want 403 TOKEN_USED", err)
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "files", "staging"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != first {
+		t.Errorf("staged %v, want only the first upload's %s", entries, first)
 	}
 }

@@ -84,7 +84,7 @@ func newEnvIn(t *testing.T, dir string, edit func(*xip.Config)) *env {
 	t.Cleanup(func() { e.close() })
 	mux := http.NewServeMux()
 	mux.Handle(e.prefix()+"/", p.Handler())
-	e.srv = httptest.NewServer(mux)
+	e.srv = httptest.NewServer(answers.record(e.prefix(), mux)) // checked against openapi.json (TestMain)
 	t.Cleanup(e.srv.Close)
 	return e
 }

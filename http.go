@@ -11,25 +11,56 @@ import (
 	"github.com/ximagepipeline/ximagepipeline/failure"
 )
 
+// route is one of Handler's routes. The table below is the one place they
+// are listed: Handler registers it, and a test holds the OpenAPI document
+// (openapi.json) to it.
+type route struct {
+	method string
+	path   string // after the prefix, with net/http's wildcards
+	handle func(p *Pipeline, w http.ResponseWriter, r *http.Request)
+	// localFiles: only with the default local storage, which the
+	// pipeline serves itself.
+	localFiles bool
+}
+
+var routes = []route{
+	{method: "POST", path: "/upload", handle: (*Pipeline).handleUpload},
+	{method: "POST", path: "/upload-tokens", handle: (*Pipeline).handleMintToken},
+	{method: "POST", path: "/uploads/{jobId}/complete", handle: (*Pipeline).handleComplete},
+	{method: "GET", path: "/status/{jobId}", handle: (*Pipeline).handleStatus},
+	{method: "GET", path: "/events/{jobId}", handle: (*Pipeline).handleEvents},
+	{method: "GET", path: "/media", handle: (*Pipeline).handleListMedia},
+	{method: "GET", path: "/media/{mediaId}", handle: (*Pipeline).handleGetMedia},
+	{method: "DELETE", path: "/media/{mediaId}", handle: (*Pipeline).handleDeleteMedia},
+	{method: "GET", path: "/config", handle: (*Pipeline).handleConfig},
+	{method: "GET", path: "/openapi.json", handle: (*Pipeline).handleOpenAPI},
+	{method: "GET", path: "/files/{key...}", handle: (*Pipeline).handleFiles, localFiles: true},
+}
+
 // Handler serves the contract's HTTP API under cfg.Prefix, and the stored
 // files under {Prefix}/files/ when storage is the default local directory.
 // Mount it as mux.Handle(prefix+"/", p.Handler()).
+//
+// The host guards the routes (API keys, CORS...), but lets requests that
+// carry an upload token ("Authorization: Bearer xut_...") through to the
+// upload, complete, status and events routes: the pipeline verifies those
+// itself.
 func (p *Pipeline) Handler() http.Handler {
 	mux := http.NewServeMux()
-	pre := p.cfg.Prefix
-	mux.HandleFunc("POST "+pre+"/upload", p.handleUpload)
-	mux.HandleFunc("GET "+pre+"/status/{jobId}", p.handleStatus)
-	mux.HandleFunc("GET "+pre+"/events/{jobId}", p.handleEvents)
-	mux.HandleFunc("GET "+pre+"/media", p.handleListMedia)
-	mux.HandleFunc("GET "+pre+"/media/{mediaId}", p.handleGetMedia)
-	mux.HandleFunc("DELETE "+pre+"/media/{mediaId}", p.handleDeleteMedia)
-	mux.HandleFunc("GET "+pre+"/config", p.handleConfig)
-	if p.local != nil {
-		// Staged uploads are never served: only variants and originals.
-		files := p.local.Handler(p.layout.Public()...)
-		mux.Handle("GET "+pre+"/files/", http.StripPrefix(pre+"/files/", files))
+	for _, rt := range routes {
+		if rt.localFiles && p.local == nil {
+			continue
+		}
+		handle := rt.handle
+		mux.HandleFunc(rt.method+" "+p.cfg.Prefix+rt.path, func(w http.ResponseWriter, r *http.Request) { handle(p, w, r) })
 	}
 	return p.withRequestLog(mux)
+}
+
+// handleFiles serves the stored variants and originals of the default
+// local storage; staged uploads are never served.
+func (p *Pipeline) handleFiles(w http.ResponseWriter, r *http.Request) {
+	p.files.ServeHTTP(w, r)
 }
 
 // handleUpload answers an upload: 202 with the job id, or the refusal.
@@ -38,7 +69,7 @@ func (p *Pipeline) handleUpload(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(ctx)
 	body := &countingReader{r: r.Body}
 	r.Body = http.MaxBytesReader(w, body, p.cfg.MaxFileSize+1<<20) // room for fields and framing
-	jobID, busy, err := p.receiveUpload(r)
+	jobID, busy, err := p.inUploadSlot(func() (string, error) { return p.readUpload(r) })
 	done(jobID, err)
 	if busy {
 		// Overloaded: the body is left unread and the connection closed.
@@ -50,6 +81,11 @@ func (p *Pipeline) handleUpload(w http.ResponseWriter, r *http.Request) {
 		p.refuseUpload(w, r, err, body.n > 0)
 		return
 	}
+	p.accepted(w, r, jobID)
+}
+
+// accepted answers an upload that was queued.
+func (p *Pipeline) accepted(w http.ResponseWriter, r *http.Request, jobID string) {
 	p.cfg.Logger.Info("upload accepted", "request_id", RequestID(r.Context()), "job_id", jobID)
 	writeJSON(w, http.StatusAccepted, map[string]string{
 		"jobId":     jobID,
@@ -58,17 +94,75 @@ func (p *Pipeline) handleUpload(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// receiveUpload reads an upload in one of a bounded number of slots: past
-// that the client is told to come back (busy) rather than the server
-// running out of memory or file handles.
-func (p *Pipeline) receiveUpload(r *http.Request) (jobID string, busy bool, err error) {
+// handleComplete admits a direct upload whose file its client has PUT to
+// the bucket (CompleteUpload): 202 as an upload, or its refusal.
+func (p *Pipeline) handleComplete(w http.ResponseWriter, r *http.Request) {
+	jobID, busy, err := p.inUploadSlot(func() (string, error) {
+		return p.CompleteUpload(r.Context(), r.PathValue("jobId"), bearerUploadToken(r))
+	})
+	if busy {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, ErrBusy)
+		return
+	}
+	if err != nil {
+		p.fail(w, r, err, ErrBadUpload)
+		return
+	}
+	p.accepted(w, r, jobID)
+}
+
+// maxTokenRequest bounds the JSON body of a token request.
+const maxTokenRequest = 64 << 10
+
+// handleMintToken answers POST {prefix}/upload-tokens (MintUploadToken)
+// with 201 and the token.
+func (p *Pipeline) handleMintToken(w http.ResponseWriter, r *http.Request) {
+	if p.cfg.UploadTokenSecret == "" {
+		writeError(w, ErrTokensDisabled)
+		return
+	}
+	var body struct {
+		SourceType  string `json:"sourceType"`
+		SourceID    string `json:"sourceId"`
+		MaxFileSize int64  `json:"maxFileSize"`
+		ExpiresIn   int64  `json:"expiresIn"` // seconds
+		Direct      bool   `json:"direct"`
+		Size        int64  `json:"size"`
+		ContentType string `json:"contentType"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxTokenRequest))
+	dec.DisallowUnknownFields() // a misspelt field must not pass unnoticed
+	if err := dec.Decode(&body); err != nil || dec.More() {
+		writeError(w, failure.BadRequest("The body must be one JSON object: {sourceType, sourceId, maxFileSize?, expiresIn?, direct?, size?, contentType?}"))
+		return
+	}
+	expiresIn := time.Duration(body.ExpiresIn) * time.Second
+	if body.ExpiresIn < 0 || body.ExpiresIn > int64(p.cfg.UploadTokenMaxLifetime/time.Second) {
+		expiresIn = -1 // out of range, whatever the overflow: refused as such
+	}
+	tok, err := p.MintUploadToken(r.Context(), UploadTokenRequest{
+		SourceType: body.SourceType, SourceID: body.SourceID, MaxFileSize: body.MaxFileSize, ExpiresIn: expiresIn,
+		Direct: body.Direct, Size: body.Size, ContentType: body.ContentType,
+	})
+	if err != nil {
+		p.fail(w, r, err, failure.ErrInternal)
+		return
+	}
+	writeJSON(w, http.StatusCreated, tok)
+}
+
+// inUploadSlot runs an upload's admission in one of a bounded number of
+// slots: past that the client is told to come back (busy) rather than the
+// server running out of memory or file handles.
+func (p *Pipeline) inUploadSlot(admit func() (string, error)) (jobID string, busy bool, err error) {
 	select {
 	case p.uploadSlots <- struct{}{}:
 		defer func() { <-p.uploadSlots }()
 	default:
 		return "", true, ErrBusy
 	}
-	jobID, err = p.readUpload(r)
+	jobID, err = admit()
 	return jobID, false, err
 }
 
@@ -122,13 +216,18 @@ func (c *countingReader) Read(b []byte) (int, error) {
 
 func (c *countingReader) Close() error { return c.r.Close() }
 
-// readUpload admits a multipart upload.
+// readUpload admits a multipart upload, made with the upload token of its
+// Authorization header if it has one.
 func (p *Pipeline) readUpload(r *http.Request) (string, error) {
+	g, err := p.uploadGrant(r.Context(), bearerUploadToken(r))
+	if err != nil {
+		return "", err
+	}
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return "", ErrNoFile
 	}
-	return p.admit(r.Context(), multipartForm{mr})
+	return p.admit(r.Context(), multipartForm{mr}, g)
 }
 
 // maxWait bounds a long poll, below the usual proxy timeouts.
@@ -145,6 +244,10 @@ func (p *Pipeline) handleStatus(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		wait = min(d, maxWait)
+	}
+	if err := p.checkTokenForJob(r.Context(), r, r.PathValue("jobId")); err != nil {
+		p.fail(w, r, err, failure.ErrInternal)
+		return
 	}
 	job, err := p.WaitStatus(r.Context(), r.PathValue("jobId"), wait)
 	if job != nil && r.Context().Err() != nil {
@@ -192,6 +295,10 @@ func statusBody(job *Job) map[string]any {
 // event now, one at each change, and the stream ends after a final one.
 func (p *Pipeline) handleEvents(w http.ResponseWriter, r *http.Request) {
 	jobID := r.PathValue("jobId")
+	if err := p.checkTokenForJob(r.Context(), r, jobID); err != nil {
+		p.fail(w, r, err, failure.ErrInternal)
+		return
+	}
 	job, err := p.GetStatus(r.Context(), jobID)
 	if err != nil {
 		p.fail(w, r, err, failure.ErrInternal)
@@ -281,9 +388,7 @@ func (p *Pipeline) fail(w http.ResponseWriter, r *http.Request, err error, fallb
 	writeError(w, e)
 }
 
-func writeError(w http.ResponseWriter, e *Error) {
-	writeJSON(w, e.Status, map[string]string{"error": e.Message, "code": e.Code})
-}
+func writeError(w http.ResponseWriter, e *Error) { failure.Write(w, e) }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -14,17 +14,34 @@ import (
 	"time"
 
 	"github.com/ximagepipeline/ximagepipeline/failure"
+	"github.com/ximagepipeline/ximagepipeline/internal/fetch"
 	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
+	"github.com/ximagepipeline/ximagepipeline/internal/jobs"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
 	"github.com/ximagepipeline/ximagepipeline/media"
+	"github.com/ximagepipeline/ximagepipeline/uploadtoken"
 )
 
-// UploadRequest is one image to process.
+// UploadRequest is one image to process: a File, or a URL to fetch it
+// from.
 type UploadRequest struct {
+	// SourceType and SourceID say what the image is for and who owns it.
+	// With a Token they may be left empty (the token's are taken); if
+	// given, they must be the token's.
 	SourceType string
 	SourceID   string
 	// File is read once, streamed to staging; it is never held in memory whole.
 	File io.Reader
+	// URL, instead of File, is fetched (unless Config.DisableURLIngest)
+	// with the limits of Config's Fetch* fields, from public addresses
+	// only (or those Config.FetchAllow lists), once the fields are
+	// checked; its bytes are then checked as a file's.
+	URL string
+	// Token is an upload token (MintUploadToken) the upload is made with,
+	// as a browser does with "Authorization: Bearer xut_...": its owner,
+	// its size cap and single use apply. Empty: no token, the caller
+	// vouches for the upload.
+	Token string
 }
 
 // Upload validates and stages an image and queues its processing. It returns
@@ -34,7 +51,11 @@ type UploadRequest struct {
 func (p *Pipeline) Upload(ctx context.Context, req UploadRequest) (jobID string, err error) {
 	ctx, done := p.traceUpload(ctx)
 	defer func() { done(jobID, err) }()
-	return p.admit(ctx, requestForm(req))
+	g, err := p.uploadGrant(ctx, req.Token)
+	if err != nil {
+		return "", err
+	}
+	return p.admit(ctx, requestForm(req), g)
 }
 
 // form is an upload's parts in the order they arrive: a multipart body, or
@@ -49,6 +70,9 @@ func requestForm(req UploadRequest) form {
 	parts := []formPart{{"sourceType", strings.NewReader(req.SourceType)}, {"sourceId", strings.NewReader(req.SourceID)}}
 	if req.File != nil {
 		parts = append(parts, formPart{"file", req.File})
+	}
+	if req.URL != "" {
+		parts = append(parts, formPart{"url", strings.NewReader(req.URL)})
 	}
 	return &partList{parts: parts}
 }
@@ -80,18 +104,34 @@ func (f multipartForm) next() (string, io.Reader, error) {
 	return part.FormName(), part, nil
 }
 
-// admit is the one way in for an upload, whatever brought it: it reads the
+// admit is the one way in for an upload, whatever brought it (a multipart
+// body, an UploadRequest, a direct upload's complete step): it reads the
 // form part by part, streaming the file to staging as it arrives (fields
 // may come before or after it), checks everything in the contract's order
-// (file present, fields present, sourceType known, sourceId valid, type,
-// size, pixels), then records the job with its queue entry. On a refusal
-// nothing stays staged.
-func (p *Pipeline) admit(ctx context.Context, f form) (string, error) {
+// (file or url present, fields present, sourceType known, sourceId valid;
+// a url is fetched only then; type, size, pixels), then records the job
+// with its queue entry. g is the upload's verified token, nil without one:
+// its owner fills in the fields, its size cap bounds the file, its id is
+// spent with the job, and a direct upload's token brings its reserved job
+// id. On a refusal nothing stays staged.
+func (p *Pipeline) admit(ctx context.Context, f form, g *uploadtoken.Claims) (string, error) {
 	var (
 		sourceType, sourceID string
+		rawURL               string
 		jobID                string // set once the file is staged
 		gotType, gotID       bool
+		gotFile              bool // a file part with bytes
 	)
+	limit := p.cfg.MaxFileSize
+	newJobID := func() string { return newID("job_") }
+	if g != nil {
+		if g.MaxFileSize > 0 {
+			limit = min(limit, g.MaxFileSize)
+		}
+		if g.JobID != "" {
+			newJobID = func() string { return g.JobID }
+		}
+	}
 	fail := func(err error) (string, error) {
 		if jobID != "" {
 			p.discard(p.layout.Staged(jobID))
@@ -104,18 +144,21 @@ func (p *Pipeline) admit(ctx context.Context, f form) (string, error) {
 			break
 		}
 		if err != nil {
-			if jobID == "" && errors.Is(err, io.EOF) {
+			if jobID == "" && rawURL == "" && errors.Is(err, io.EOF) {
 				return fail(ErrNoFile) // the body ended (an empty one, say) before any file
 			}
-			return fail(readError(err, p.cfg.MaxFileSize))
+			return fail(readError(err, limit))
 		}
 		switch name {
 		case "sourceType":
 			sourceType, gotType = readField(r), true
 		case "sourceId":
 			sourceID, gotID = readField(r), true
+		case "url":
+			b, _ := io.ReadAll(io.LimitReader(r, fetch.MaxURLLen+1)) // longer is refused as a bad URL
+			rawURL = strings.TrimSpace(string(b))
 		case "file":
-			if jobID != "" {
+			if gotFile {
 				break // one file per upload: later ones are ignored
 			}
 			// An empty file is no file, which ranks before the fields.
@@ -123,19 +166,23 @@ func (p *Pipeline) admit(ctx context.Context, f form) (string, error) {
 			if _, err := file.Peek(1); errors.Is(err, io.EOF) {
 				break
 			}
+			gotFile = true
+			if rawURL != "" {
+				break // a file and a url: refused below
+			}
 			// With both fields known, refuse before reading the file.
 			if gotType && gotID {
-				if err := p.checkFields(sourceType, sourceID); err != nil {
+				if err := p.checkFields(g, &sourceType, &sourceID); err != nil {
 					return fail(err)
 				}
 			}
-			id := newID("job_")
-			if err := p.stage(ctx, id, file); err != nil {
+			id := newJobID()
+			if err := p.stage(ctx, id, file, limit); err != nil {
 				// A refusal about the file ranks after the fields'; those
 				// may still come, so finish reading the form first.
 				if !gotType || !gotID {
 					if ferr := fieldsAfter(f, &sourceType, &sourceID); ferr == nil {
-						if ferr := p.checkFields(sourceType, sourceID); ferr != nil {
+						if ferr := p.checkFields(g, &sourceType, &sourceID); ferr != nil {
 							err = ferr
 						}
 					}
@@ -145,13 +192,26 @@ func (p *Pipeline) admit(ctx context.Context, f form) (string, error) {
 			jobID = id
 		}
 	}
-	if jobID == "" {
+	switch {
+	case gotFile && rawURL != "":
+		return fail(failure.BadRequest("Send either a file or a url, not both"))
+	case !gotFile && rawURL == "":
 		return fail(ErrNoFile)
+	case !gotFile && p.cfg.DisableURLIngest:
+		return fail(ErrURLIngestDisabled)
 	}
-	if err := p.checkFields(sourceType, sourceID); err != nil {
+	if err := p.checkFields(g, &sourceType, &sourceID); err != nil {
 		return fail(err)
 	}
-	if err := p.enqueue(ctx, jobID, sourceType, sourceID); err != nil {
+	if !gotFile {
+		// Fetched only now, for an upload whose fields passed.
+		id := newJobID()
+		if err := p.stageURL(ctx, id, rawURL, limit); err != nil {
+			return fail(err)
+		}
+		jobID = id
+	}
+	if err := p.enqueue(ctx, jobID, sourceType, sourceID, g); err != nil {
 		return "", err // enqueue removed the staged file
 	}
 	return jobID, nil
@@ -184,8 +244,21 @@ func readField(r io.Reader) string {
 	return string(b)
 }
 
-// checkFields checks the form fields, in the contract's order.
-func (p *Pipeline) checkFields(sourceType, sourceID string) error {
+// checkFields checks the form fields, in the contract's order. With an
+// upload token (g), a field left empty is the token's, and one given must
+// be the token's (TOKEN_MISMATCH).
+func (p *Pipeline) checkFields(g *uploadtoken.Claims, sourceType, sourceID *string) error {
+	if g != nil {
+		if (*sourceType != "" && *sourceType != g.SourceType) || (*sourceID != "" && *sourceID != g.SourceID) {
+			return failure.TokenOwnerMismatch(g.SourceType, g.SourceID)
+		}
+		*sourceType, *sourceID = g.SourceType, g.SourceID
+	}
+	return p.checkOwner(*sourceType, *sourceID)
+}
+
+// checkOwner checks a sourceType and sourceId, in the contract's order.
+func (p *Pipeline) checkOwner(sourceType, sourceID string) error {
 	if sourceType == "" || sourceID == "" {
 		return ErrMissingFields
 	}
@@ -208,14 +281,15 @@ const sniffLen = 512
 const headerLimit = 256 << 10
 
 // stage streams the upload to {staging}/{jobID}, checking its type from its
-// first bytes, its size while streaming and its pixel count from its header,
-// before anything is decoded. On a refusal nothing stays staged.
-func (p *Pipeline) stage(ctx context.Context, jobID string, r io.Reader) error {
+// first bytes, its size (at most limit bytes) while streaming and its pixel
+// count from its header, before anything is decoded. On a refusal nothing
+// stays staged.
+func (p *Pipeline) stage(ctx context.Context, jobID string, r io.Reader, limit int64) error {
 	first := make([]byte, sniffLen)
 	n, err := io.ReadFull(r, first)
 	first = first[:n]
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return readError(err, p.cfg.MaxFileSize)
+		return readError(err, limit)
 	}
 	if n == 0 {
 		return ErrNoFile // an empty file is no file
@@ -232,12 +306,12 @@ func (p *Pipeline) stage(ctx context.Context, jobID string, r io.Reader) error {
 	body := io.MultiReader(bytes.NewReader(first), &consumed, r)
 	if herr == nil && pixels(hdr) > p.cfg.MaxPixels {
 		// Size is checked before pixels: count the rest without keeping it.
-		total, err := io.Copy(io.Discard, io.LimitReader(body, p.cfg.MaxFileSize+1))
+		total, err := io.Copy(io.Discard, io.LimitReader(body, limit+1))
 		if err != nil {
-			return readError(err, p.cfg.MaxFileSize)
+			return readError(err, limit)
 		}
-		if total > p.cfg.MaxFileSize {
-			return failure.FileTooLarge(p.cfg.MaxFileSize)
+		if total > limit {
+			return failure.FileTooLarge(limit)
 		}
 		return failure.ImageTooLarge(p.cfg.MaxPixels)
 	}
@@ -245,7 +319,7 @@ func (p *Pipeline) stage(ctx context.Context, jobID string, r io.Reader) error {
 	// image over the pixel limit before decoding, and fails an undecodable
 	// file clearly.
 
-	lr := &limitReader{r: body, left: p.cfg.MaxFileSize}
+	lr := &limitReader{r: body, left: limit}
 	// Most uploads are small: read up to smallUpload first so that they go
 	// to storage with a known size (one PUT on S3, where an unknown size
 	// means a multipart upload and a part-sized buffer per upload).
@@ -257,17 +331,17 @@ func (p *Pipeline) stage(ctx context.Context, jobID string, r io.Reader) error {
 	case rerr == nil: // more to come: stream the rest
 		src, size = io.MultiReader(src, lr), -1
 	case lr.tooLarge:
-		return failure.FileTooLarge(p.cfg.MaxFileSize)
+		return failure.FileTooLarge(limit)
 	case lr.err != nil:
-		return readError(lr.err, p.cfg.MaxFileSize)
+		return readError(lr.err, limit)
 	}
 	key := p.layout.Staged(jobID)
 	if err := p.storage.Put(ctx, key, src, size, mime); err != nil {
 		switch {
 		case lr.tooLarge:
-			return failure.FileTooLarge(p.cfg.MaxFileSize)
+			return failure.FileTooLarge(limit)
 		case lr.err != nil:
-			return readError(lr.err, p.cfg.MaxFileSize)
+			return readError(lr.err, limit)
 		}
 		return ErrStorage.With("", err)
 	}
@@ -284,16 +358,29 @@ func pixels(h imaging.Header) int64 {
 	return int64(h.Width) * int64(h.Height) * int64(max(h.Frames, 1))
 }
 
-// enqueue records the job and queues it, committed before it returns; on
-// failure the staged file is removed.
-func (p *Pipeline) enqueue(ctx context.Context, jobID, sourceType, sourceID string) error {
+// enqueue records the job and queues it, with its upload token (g) spent,
+// committed before it returns; on failure the staged file is removed. A
+// token used meanwhile by another upload refuses this one (TOKEN_USED),
+// unless it is a direct upload's: then the job is this very one, completed
+// by another request, and the staged file is its.
+func (p *Pipeline) enqueue(ctx context.Context, jobID, sourceType, sourceID string, g *uploadtoken.Claims) error {
 	key := p.layout.Staged(jobID)
 	job := store.Job{ID: jobID, SourceType: sourceType, SourceID: sourceID, StagedKey: key, CreatedAt: time.Now()}
-	if err := p.commits.commit(ctx, job); err != nil {
-		p.discard(key)
-		return ErrQueue.With("", err)
+	if g != nil {
+		job.TokenID, job.TokenExpires = g.ID, g.ExpiresAt
 	}
-	return nil
+	err := p.commits.commit(ctx, job)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, jobs.ErrTokenUsed):
+		if g.JobID == "" {
+			p.discard(key)
+		}
+		return ErrTokenUsed
+	}
+	p.discard(key)
+	return ErrQueue.With("", err)
 }
 
 // groupCommit records jobs the way databases commit their logs: uploads that
@@ -404,11 +491,16 @@ func (l *limitReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// readError maps a failure to read the client's body.
+// readError maps a failure to read the client's body (or the body of its
+// url, whose reader already returns *Error values).
 func readError(err error, maxFileSize int64) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return failure.FileTooLarge(maxFileSize)
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
 	}
 	return ErrBadUpload.With("", err)
 }

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -114,6 +115,12 @@ type Pipeline struct {
 	tracer  trace.Tracer
 	// uploadSlots holds a token per upload being received.
 	uploadSlots chan struct{}
+	// completing serialises the complete steps of one direct upload.
+	completing keyLocks
+	// files serves the default local storage's public objects.
+	files http.Handler
+	// openapi is the OpenAPI document as served, with this prefix.
+	openapi []byte
 }
 
 // New validates cfg, opens the database and storage, applies migrations and
@@ -139,6 +146,10 @@ func New(ctx context.Context, cfg Config) (_ *Pipeline, err error) {
 			return nil, err
 		}
 		p.storage, p.local = ls, ls
+		p.files = http.StripPrefix(cfg.Prefix+"/files/", ls.Handler(p.layout.Public()...))
+	}
+	if p.openapi, err = openAPIDocument(cfg.Prefix); err != nil {
+		return nil, err
 	}
 	if err := p.storage.Ping(ctx); err != nil {
 		return nil, fmt.Errorf("storage: %w", err)

@@ -7,11 +7,14 @@
 package failure
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
+	"time"
 )
 
 // Error is a refusal or a job's failure.
@@ -53,8 +56,33 @@ func (e *Error) With(message string, cause error) *Error {
 	return &c
 }
 
+// codes lists every code of the sentinels below, in their order, for
+// Codes.
+var codes []string
+
+// sentinel makes one of the package's errors and registers its code.
 func sentinel(status int, code, message string) *Error {
+	codes = append(codes, code)
 	return &Error{Status: status, Code: code, Message: message}
+}
+
+// retryable is e marked Retryable.
+func retryable(e *Error) *Error {
+	e.Retryable = true
+	return e
+}
+
+// Codes lists every machine code an answer or a job's FAILED status may
+// carry, once each, in the order they are defined here: what the API's
+// documentation must list (the OpenAPI test holds it to that).
+func Codes() []string {
+	var out []string
+	for _, c := range codes {
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Refusals of an upload, in the contract's validation order, then the
@@ -68,9 +96,61 @@ var (
 	ErrFileTooLarge       = sentinel(http.StatusBadRequest, "FILE_TOO_LARGE", "File too large")
 	ErrImageTooLarge      = sentinel(http.StatusBadRequest, "IMAGE_TOO_LARGE", "Image too large")
 	ErrBadUpload          = sentinel(http.StatusBadRequest, "BAD_UPLOAD", "Upload could not be read")
-	ErrStorage            = &Error{Status: http.StatusInternalServerError, Code: "STORAGE_ERROR", Message: "Failed to upload file to storage", Retryable: true}
-	ErrQueue              = &Error{Status: http.StatusInternalServerError, Code: "QUEUE_ERROR", Message: "Failed to create processing job", Retryable: true}
-	ErrBusy               = &Error{Status: http.StatusServiceUnavailable, Code: "BUSY", Message: "Too many uploads in progress, retry later", Retryable: true}
+	ErrStorage            = retryable(sentinel(http.StatusInternalServerError, "STORAGE_ERROR", "Failed to upload file to storage"))
+	ErrQueue              = retryable(sentinel(http.StatusInternalServerError, "QUEUE_ERROR", "Failed to create processing job"))
+	ErrBusy               = retryable(sentinel(http.StatusServiceUnavailable, "BUSY", "Too many uploads in progress, retry later"))
+	// ErrBadRequest is a request that is not what the route takes: a
+	// body that is not the JSON it expects, a value out of range, an
+	// upload with both a file and a url.
+	ErrBadRequest = sentinel(http.StatusBadRequest, "INVALID_REQUEST", "Invalid request")
+)
+
+// Refusals of an upload token (package uploadtoken), on the routes that
+// take one instead of an API key.
+var (
+	// ErrTokenInvalid: malformed, tampered with, signed with another
+	// secret, absent where one is required, or presented to a server that
+	// has no secret.
+	ErrTokenInvalid = sentinel(http.StatusUnauthorized, "TOKEN_INVALID", "Invalid upload token")
+	// ErrTokenExpired: genuine but past its expiry; ask for a new one.
+	ErrTokenExpired = sentinel(http.StatusUnauthorized, "TOKEN_EXPIRED", "Upload token expired")
+	// ErrTokenUsed: the token already created its job.
+	ErrTokenUsed = sentinel(http.StatusForbidden, "TOKEN_USED", "Upload token already used: ask for a new one")
+	// ErrTokenMismatch: the token is for another sourceType, sourceId or
+	// job than the request names.
+	ErrTokenMismatch = sentinel(http.StatusForbidden, "TOKEN_MISMATCH", "Upload token is for another upload")
+	// ErrTokensDisabled: the mint route of a server without a secret.
+	ErrTokensDisabled = sentinel(http.StatusNotFound, "UPLOAD_TOKENS_DISABLED", "Upload tokens are not enabled on this server")
+)
+
+// Refusals of a direct upload (a token with direct: true, then the
+// complete route).
+var (
+	ErrDirectUnavailable = sentinel(http.StatusBadRequest, "DIRECT_UPLOAD_UNAVAILABLE",
+		"Direct uploads need a storage that presigns uploads (S3, R2): upload to uploadUrl instead")
+	ErrNotUploaded = sentinel(http.StatusConflict, "NOT_UPLOADED",
+		"The file has not been uploaded yet: PUT it to putUrl, then complete")
+	ErrIncompleteUpload = sentinel(http.StatusBadRequest, "INCOMPLETE_UPLOAD", "Upload incomplete")
+)
+
+// Refusals of an upload from a URL (a url instead of a file). Their
+// messages never name an address: the fetcher's errors, which do, are only
+// logged.
+var (
+	ErrURLIngestDisabled = sentinel(http.StatusBadRequest, "URL_INGEST_DISABLED", "Uploads from a URL are disabled on this server")
+	ErrURLInvalid        = sentinel(http.StatusBadRequest, "URL_INVALID",
+		"url must be an absolute http:// or https:// URL without credentials, its host a name or a plain IP address")
+	ErrURLForbidden = sentinel(http.StatusBadRequest, "URL_FORBIDDEN",
+		"url leads to an address this server does not fetch from (private, loopback, link-local or reserved)")
+	ErrURLFetchFailed = sentinel(http.StatusBadRequest, "URL_FETCH_FAILED", "Could not fetch url")
+	ErrURLTimeout     = sentinel(http.StatusBadRequest, "URL_TIMEOUT", "Fetching url took too long")
+)
+
+// Refusals of the standalone server's access checks (internal/access).
+var (
+	ErrUnauthorized = sentinel(http.StatusUnauthorized, "UNAUTHORIZED", "An API key is required")
+	ErrForbidden    = sentinel(http.StatusForbidden, "FORBIDDEN", "This API key may not do that")
+	ErrRateLimited  = sentinel(http.StatusTooManyRequests, "RATE_LIMITED", "Too many uploads, retry later")
 )
 
 // Refusals of the other routes.
@@ -79,7 +159,7 @@ var (
 	ErrMediaNotFound = sentinel(http.StatusNotFound, "MEDIA_NOT_FOUND", "Media not found")
 	ErrBadWait       = sentinel(http.StatusBadRequest, "INVALID_WAIT", "wait must be a duration such as 30s")
 	// ErrInternal answers failures that are no client's fault.
-	ErrInternal = &Error{Status: http.StatusInternalServerError, Code: "INTERNAL_ERROR", Message: "Internal server error", Retryable: true}
+	ErrInternal = retryable(sentinel(http.StatusInternalServerError, "INTERNAL_ERROR", "Internal server error"))
 )
 
 // Failures of a job, the code of its FAILED status. IMAGE_TOO_LARGE also
@@ -89,13 +169,24 @@ var (
 	ErrOriginalTooLarge = sentinel(http.StatusUnprocessableEntity, "ORIGINAL_TOO_LARGE", "Original too large once re-encoded")
 	// ErrModerationUnavailable: the provider could not check the image on
 	// any attempt (its details are only logged).
-	ErrModerationUnavailable = &Error{Status: http.StatusServiceUnavailable, Code: "MODERATION_UNAVAILABLE", Message: "Content moderation unavailable", Retryable: true}
+	ErrModerationUnavailable = retryable(sentinel(http.StatusServiceUnavailable, "MODERATION_UNAVAILABLE", "Content moderation unavailable"))
 	ErrSourceTypeRemoved     = sentinel(http.StatusUnprocessableEntity, "SOURCE_TYPE_REMOVED", "Source type is no longer configured")
 	ErrStagedFileMissing     = sentinel(http.StatusGone, "STAGED_FILE_MISSING", "The uploaded file is missing from staging")
 	// ErrProcessing is any other failure that outlived its attempts: a
 	// worker that died on the last one, a timeout, a database error.
-	ErrProcessing = &Error{Status: http.StatusInternalServerError, Code: "PROCESSING_ERROR", Message: "Processing failed", Retryable: true}
+	ErrProcessing = retryable(sentinel(http.StatusInternalServerError, "PROCESSING_ERROR", "Processing failed"))
 )
+
+// JobCodes are the codes a FAILED job's status may carry (README "Job
+// failures").
+func JobCodes() []string {
+	var out []string
+	for _, e := range []*Error{ErrUndecodable, ErrImageTooLarge, ErrOriginalTooLarge, ErrStorage,
+		ErrModerationUnavailable, ErrSourceTypeRemoved, ErrStagedFileMissing, ErrProcessing} {
+		out = append(out, e.Code)
+	}
+	return out
+}
 
 // UnknownSourceType refuses a source type that is not configured.
 func UnknownSourceType(name string) *Error {
@@ -195,4 +286,57 @@ func megapixels(n int64) string { return trimFloat(float64(n) / 1e6) }
 // 0.195, 1.5.
 func trimFloat(f float64) string {
 	return strconv.FormatFloat(math.Round(f*1000)/1000, 'f', -1, 64)
+}
+
+// BadRequest refuses a request with what is wrong with it.
+func BadRequest(message string) *Error { return ErrBadRequest.With(message, nil) }
+
+// TokenInvalid refuses a token that is not one of this server's; detail,
+// when set, says more (no token where one is required, say).
+func TokenInvalid(detail string) *Error {
+	if detail == "" {
+		return ErrTokenInvalid
+	}
+	return ErrTokenInvalid.With("Invalid upload token: "+detail, nil)
+}
+
+// TokenExpired refuses a token past its expiry.
+func TokenExpired(at time.Time) *Error {
+	return ErrTokenExpired.With("Upload token expired at "+at.UTC().Format(time.RFC3339)+": ask for a new one", nil)
+}
+
+// TokenOwnerMismatch refuses an upload whose sourceType or sourceId is not
+// the token's.
+func TokenOwnerMismatch(sourceType, sourceID string) *Error {
+	return ErrTokenMismatch.With(fmt.Sprintf("Upload token is for sourceType %s and sourceId %s", sourceType, sourceID), nil)
+}
+
+// TokenJobMismatch refuses a request about a job the token is not for.
+func TokenJobMismatch(jobID string) *Error {
+	return ErrTokenMismatch.With("Upload token is not for job "+jobID, nil)
+}
+
+// IncompleteUpload refuses a direct upload whose stored object is not the
+// size the token was signed for.
+func IncompleteUpload(stored, signed int64) *Error {
+	return ErrIncompleteUpload.With(fmt.Sprintf("Upload incomplete: %d of %d bytes stored; PUT the whole file again, then complete", stored, signed), nil)
+}
+
+// URLFetchFailed refuses an upload whose url could not be fetched; why is
+// safe to show (an HTTP status, "too many redirects"), never an address.
+func URLFetchFailed(why string, cause error) *Error {
+	return ErrURLFetchFailed.With("Could not fetch url: "+why, cause)
+}
+
+// URLTimeout refuses an upload whose url did not arrive within limit.
+func URLTimeout(limit time.Duration, cause error) *Error {
+	return ErrURLTimeout.With("Fetching url took longer than "+limit.String(), cause)
+}
+
+// Write answers e as JSON: its status and {"error": message, "code": code}.
+func Write(w http.ResponseWriter, e *Error) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(e.Status)
+	// An error here means the client is gone: there is no one to tell.
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": e.Message, "code": e.Code})
 }

@@ -16,6 +16,14 @@ type Layout struct {
 // Staged is the key of an upload waiting for its job.
 func (l Layout) Staged(jobID string) string { return path.Join(l.Staging, jobID) }
 
+// DirectUpload is the key a direct upload's client PUTs its file to, beside
+// the staged uploads. Its complete step streams it through the upload's
+// checks to Staged(jobID) and removes it, so the job reads only what was
+// checked, whatever the client PUTs later with the same URL. It never has
+// a job of its own: the staging sweep removes one left behind as an orphan
+// (StagedJobID gives "{jobId}.put", which no job has).
+func (l Layout) DirectUpload(jobID string) string { return path.Join(l.Staging, jobID+".put") }
+
 // Variant is the key of one variant of a media.
 func (l Layout) Variant(sourceType, sourceID, mediaID, name, format string) string {
 	return path.Join(l.Media, sourceType, sourceID, mediaID, name+"."+format)

@@ -84,6 +84,9 @@ type Claims struct {
 	// JobID is the job reserved for a direct-to-bucket upload; empty for
 	// an upload through the pipeline.
 	JobID string
+	// Size is a direct upload's exact size in bytes, the Content-Length its
+	// PUT URL was signed for; 0 otherwise.
+	Size int64
 }
 
 // payload is the JSON inside a token. Short names keep tokens short; the
@@ -96,6 +99,7 @@ type payload struct {
 	MaxFileSize int64  `json:"max,omitempty"`
 	ExpiresAt   int64  `json:"exp"`
 	JobID       string `json:"job,omitempty"`
+	Size        int64  `json:"size,omitempty"`
 }
 
 // ValidateSecret refuses a secret Mint and Verify would refuse, so that a
@@ -132,6 +136,7 @@ func Mint(secret []byte, c Claims) (string, error) {
 		MaxFileSize: c.MaxFileSize,
 		ExpiresAt:   c.ExpiresAt.Unix(),
 		JobID:       c.JobID,
+		Size:        c.Size,
 	}
 	if err := p.validate(); err != nil {
 		return "", err
@@ -194,6 +199,7 @@ func Verify(secret []byte, token string, now time.Time) (Claims, error) {
 		MaxFileSize: p.MaxFileSize,
 		ExpiresAt:   time.Unix(p.ExpiresAt, 0).UTC(),
 		JobID:       p.JobID,
+		Size:        p.Size,
 	}
 	if !now.Before(c.ExpiresAt) {
 		return Claims{}, fmt.Errorf("%w at %s", ErrExpired, c.ExpiresAt.Format(time.RFC3339))
@@ -211,6 +217,8 @@ func (p payload) validate() error {
 		return errors.New("uploadtoken: SourceType and SourceID are required")
 	case p.MaxFileSize < 0:
 		return fmt.Errorf("uploadtoken: MaxFileSize %d is negative", p.MaxFileSize)
+	case p.Size < 0:
+		return fmt.Errorf("uploadtoken: Size %d is negative", p.Size)
 	case p.ExpiresAt <= 0:
 		return errors.New("uploadtoken: ExpiresAt is not after 1970")
 	}

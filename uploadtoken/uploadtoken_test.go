@@ -81,6 +81,9 @@ func TestRoundTrip(t *testing.T) {
 	for _, jobID := range []string{"", "job_0123456789abcdefghij"} {
 		c := claims()
 		c.JobID = jobID
+		if jobID != "" {
+			c.Size = 123_456 // a direct upload's
+		}
 		c.ExpiresAt = now.Add(90*time.Second + 700*time.Millisecond).In(time.FixedZone("X", 3600))
 		tok := mint(t, c)
 		got, err := uploadtoken.Verify(secret, tok, now)
@@ -88,7 +91,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("Verify: %v", err)
 		}
 		if got.ID == "" || got.SourceType != c.SourceType || got.SourceID != c.SourceID ||
-			got.MaxFileSize != c.MaxFileSize || got.JobID != jobID {
+			got.MaxFileSize != c.MaxFileSize || got.JobID != jobID || got.Size != c.Size {
 			t.Errorf("Verify = %+v, want the claims %+v with an ID", got, c)
 		}
 		// Kept to the second, rounded down: a token never lives longer
@@ -194,6 +197,7 @@ func TestRefused(t *testing.T) {
 		{"no id", signRaw(secret, `{"v":1,"st":"gallery","sid":"user-42","exp":9999999999}`)},
 		{"no owner", signRaw(secret, `{"v":1,"id":"utk_a","st":"gallery","exp":9999999999}`)},
 		{"negative size", signRaw(secret, `{"v":1,"id":"utk_a","st":"gallery","sid":"user-42","max":-1,"exp":9999999999}`)},
+		{"negative direct size", signRaw(secret, `{"v":1,"id":"utk_a","st":"gallery","sid":"user-42","exp":9999999999,"job":"job_a","size":-1}`)},
 		{"no expiry", signRaw(secret, `{"v":1,"id":"utk_a","st":"gallery","sid":"user-42"}`)},
 		{"string expiry", signRaw(secret, `{"v":1,"id":"utk_a","st":"gallery","sid":"user-42","exp":"9999999999"}`)},
 		{"payload not base64url", func() string {
@@ -304,6 +308,7 @@ func TestMintRefuses(t *testing.T) {
 		{"no expiry", func(c *uploadtoken.Claims) { c.ExpiresAt = time.Time{} }},
 		{"expiry before 1970", func(c *uploadtoken.Claims) { c.ExpiresAt = time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC) }},
 		{"negative size", func(c *uploadtoken.Claims) { c.MaxFileSize = -1 }},
+		{"negative direct size", func(c *uploadtoken.Claims) { c.Size = -1 }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

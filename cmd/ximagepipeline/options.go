@@ -34,6 +34,7 @@ type options struct {
 	logLevel    string
 	s3          s3Options
 	moderation  moderationOptions
+	ingest      ingestOptions
 	// Webhooks announcing each job's outcome.
 	webhookURLs   []string
 	webhookSecret string
@@ -91,6 +92,7 @@ func (o *options) addFlags(fs *pflag.FlagSet, server bool) {
 	fs.DurationVar(&o.webhookWait, "webhook-timeout", ximagepipeline.DefaultWebhookTimeout, "longest wait for a webhook receiver's answer; longer is a failed try")
 	o.s3.addFlags(fs)
 	o.moderation.addFlags(fs)
+	o.ingest.addFlags(fs)
 }
 
 // load fills every flag not given on the command line from the environment,
@@ -227,6 +229,7 @@ type dependent struct {
 func (o *options) dependents() []dependent {
 	ds := o.moderation.dependents()
 	ds = append(ds, o.s3.dependents()...)
+	ds = append(ds, o.ingest.dependents()...)
 	return append(ds, dependent{
 		names: []string{"webhook-secret", "webhook-max-attempts", "webhook-timeout"},
 		on:    len(o.webhookURLs) > 0,

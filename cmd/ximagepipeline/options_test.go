@@ -103,6 +103,29 @@ func TestOptionsWithoutTheirSwitch(t *testing.T) {
 		args: []string{"serve", "--upload-burst", "5"},
 		want: "--upload-burst needs --upload-rate above 0",
 	}, {
+		name:   "token lifetimes without a secret",
+		args:   []string{"serve", "--upload-token-lifetime", "5m"},
+		config: "upload-token-max-lifetime: 30m\n",
+		want:   "--upload-token-lifetime and --upload-token-max-lifetime (config file key upload-token-max-lifetime) need --upload-token-secret (upload tokens are off without it)",
+	}, {
+		name: "fetch options with URL ingest off",
+		args: []string{"serve", "--url-ingest=false", "--fetch-allow", "10.0.0.0/8"},
+		env:  []string{"FETCH_TIMEOUT=5s"},
+		want: "--fetch-allow and --fetch-timeout (environment variable FETCH_TIMEOUT) need URL ingest on (it is by default: drop --url-ingest=false)",
+	}, {
+		name: "a short token secret",
+		args: []string{"serve", "--upload-token-secret", "too-short"},
+		want: "config: uploadTokenSecret: uploadtoken: secret too short: 9 bytes, want at least 32 (openssl rand -hex 32 makes one)",
+	}, {
+		name: "a token lifetime past the staging grace",
+		args: []string{"worker", "--staging-grace", "10m", "--upload-token-max-lifetime", "20m"},
+		env:  []string{"UPLOAD_TOKEN_SECRET=0123456789abcdef0123456789abcdef"},
+		want: "config: uploadTokenMaxLifetime (20m0s) must not exceed stagingGrace (10m0s): the staging sweep would remove a direct upload before its token expires",
+	}, {
+		name: "a fetch allow-list entry that is no address",
+		args: []string{"serve", "--fetch-allow", "intranet.example"},
+		want: `--fetch-allow "intranet.example": not an address or CIDR prefix such as 10.0.0.0/8`,
+	}, {
 		name: "anonymous clients with API keys",
 		args: []string{"serve", "--allow-anonymous", "--api-key", "0123456789abcdef"},
 		want: "--allow-anonymous lets clients in without a key, but --api-key requires one of every client: keep one of them",

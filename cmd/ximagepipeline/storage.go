@@ -76,6 +76,9 @@ func (o *s3Options) open(ctx context.Context, publicURL string) (storage.Storage
 func (o *options) pipelineConfig(ctx context.Context) (ximagepipeline.Config, error) {
 	cfg := o.config()
 	cfg.JobTimeout, cfg.RescueAfter, cfg.CleanupInterval = o.jobTimeout, o.rescueAfter, o.cleanupInterval
+	if err := o.ingest.apply(&cfg, o.given); err != nil {
+		return cfg, err
+	}
 	st, err := o.s3.open(ctx, o.publicURL)
 	if err != nil {
 		return cfg, err

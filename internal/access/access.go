@@ -2,11 +2,16 @@
 // upload, read and delete permissions, CORS for browser uploads, and a
 // per-client upload rate limit. A library user wraps the pipeline's handler
 // with their own middleware instead.
+//
+// A request carrying an upload token ("Authorization: Bearer xut_...")
+// instead of a key is let through to the routes a token may use (upload,
+// complete a direct upload, the status and events of a job): the pipeline
+// verifies the token itself, so this layer needs no secret. The OpenAPI
+// document and the stored files need nothing.
 package access
 
 import (
 	"crypto/subtle"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net"
@@ -18,6 +23,9 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/ximagepipeline/ximagepipeline/failure"
+	"github.com/ximagepipeline/ximagepipeline/uploadtoken"
 )
 
 // Permission is what a key may do.
@@ -40,6 +48,9 @@ func ParseKey(s string) (Key, error) {
 	token, perms, hasPerms := strings.Cut(s, ":")
 	if len(token) < 16 {
 		return Key{}, fmt.Errorf("api key %q...: use at least 16 characters", token[:min(4, len(token))])
+	}
+	if strings.HasPrefix(token, uploadtoken.Prefix) {
+		return Key{}, fmt.Errorf("api key %q...: must not start with %q, the prefix of upload tokens", token[:4], uploadtoken.Prefix)
 	}
 	k := Key{Token: token}
 	if !hasPerms {
@@ -85,29 +96,58 @@ func (c Config) Wrap(prefix string, next http.Handler) http.Handler {
 		if c.cors(w, r) {
 			return // a preflight, answered
 		}
-		if strings.HasPrefix(r.URL.Path, prefix+"/files/") {
+		if strings.HasPrefix(r.URL.Path, prefix+"/files/") || r.URL.Path == prefix+"/openapi.json" {
 			next.ServeHTTP(w, r)
 			return
 		}
 		client, ok := c.authorize(r, need(r))
+		if hasUploadToken(r) && tokenRoute(r, prefix) {
+			// The pipeline verifies the token; rate limits go by address.
+			client, ok = "addr:"+clientAddr(r), true
+		}
 		if !ok {
 			if client == "" {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="ximagepipeline"`)
-				refuse(w, http.StatusUnauthorized, "An API key is required", "UNAUTHORIZED")
+				failure.Write(w, failure.ErrUnauthorized)
 			} else {
-				refuse(w, http.StatusForbidden, "This API key may not do that", "FORBIDDEN")
+				failure.Write(w, failure.ErrForbidden)
 			}
 			return
 		}
 		if c.UploadRate > 0 && r.Method == http.MethodPost {
 			if wait := limits.take(client); wait > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-				refuse(w, http.StatusTooManyRequests, "Too many uploads, retry later", "RATE_LIMITED")
+				failure.Write(w, failure.ErrRateLimited)
 				return
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// hasUploadToken reports whether a request's bearer token is an upload
+// token rather than an API key.
+func hasUploadToken(r *http.Request) bool {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && strings.HasPrefix(token, uploadtoken.Prefix)
+}
+
+// tokenRoute reports whether an upload token may be used on a request's
+// route: POST {prefix}/upload, POST {prefix}/uploads/{jobId}/complete, GET
+// {prefix}/status/{jobId} and GET {prefix}/events/{jobId}.
+func tokenRoute(r *http.Request, prefix string) bool {
+	path, ok := strings.CutPrefix(r.URL.Path, prefix+"/")
+	if !ok {
+		return false
+	}
+	segs := strings.Split(path, "/")
+	switch r.Method {
+	case http.MethodPost:
+		return path == "upload" || (len(segs) == 3 && segs[0] == "uploads" && segs[1] != "" && segs[2] == "complete")
+	case http.MethodGet:
+		return len(segs) == 2 && (segs[0] == "status" || segs[0] == "events") && segs[1] != ""
+	}
+	return false
 }
 
 // need is the permission a request needs.
@@ -171,12 +211,6 @@ func (c Config) cors(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	return false
-}
-
-func refuse(w http.ResponseWriter, status int, message, code string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"error": message, "code": code})
 }
 
 // limiters holds a token bucket per client, forgetting idle ones.

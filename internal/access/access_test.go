@@ -66,6 +66,25 @@ func TestAuthorization(t *testing.T) {
 		{"full key deletes", keys, "DELETE", prefix + "/media/m", remote, "admin-0123456789abc", 200, ""},
 		{"stored files are public", keys, "GET", prefix + "/files/media/a/b/m/sm.webp", remote, "", 200, ""},
 		{"outside the prefix is not guarded", keys, "GET", "/healthz", remote, "", 200, ""},
+		{"the OpenAPI document is public", keys, "GET", prefix + "/openapi.json", remote, "", 200, ""},
+
+		// Upload tokens pass to the routes that take one, for the
+		// pipeline to verify; anywhere else they are no key.
+		{"token uploads", keys, "POST", prefix + "/upload", remote, "xut_anything", 200, ""},
+		{"token completes", keys, "POST", prefix + "/uploads/job_1/complete", remote, "xut_anything", 200, ""},
+		{"token reads its status", keys, "GET", prefix + "/status/job_1?wait=30s", remote, "xut_anything", 200, ""},
+		{"token reads its events", keys, "GET", prefix + "/events/job_1", remote, "xut_anything", 200, ""},
+		{"token without keys, remote", Config{}, "POST", prefix + "/upload", remote, "xut_anything", 200, ""},
+		{"token cannot mint", keys, "POST", prefix + "/upload-tokens", remote, "xut_anything", 401, "UNAUTHORIZED"},
+		{"token cannot list media", keys, "GET", prefix + "/media?sourceType=a&sourceId=b", remote, "xut_anything", 401, "UNAUTHORIZED"},
+		{"token cannot get media", keys, "GET", prefix + "/media/m", remote, "xut_anything", 401, "UNAUTHORIZED"},
+		{"token cannot delete", keys, "DELETE", prefix + "/media/m", remote, "xut_anything", 401, "UNAUTHORIZED"},
+		{"token cannot read config", keys, "GET", prefix + "/config", remote, "xut_anything", 401, "UNAUTHORIZED"},
+		{"token cannot GET the upload route", keys, "GET", prefix + "/upload", remote, "xut_anything", 401, "UNAUTHORIZED"},
+		{"token cannot complete a deeper path", keys, "POST", prefix + "/uploads/job_1/complete/x", remote, "xut_anything", 401, "UNAUTHORIZED"},
+		{"token cannot read a deeper status path", keys, "GET", prefix + "/status/job_1/x", remote, "xut_anything", 401, "UNAUTHORIZED"},
+		{"minting needs the upload permission", keys, "POST", prefix + "/upload-tokens", remote, "reader-0123456789ab", 403, "FORBIDDEN"},
+		{"upload key mints", keys, "POST", prefix + "/upload-tokens", remote, "uploader-0123456789", 200, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,16 +100,23 @@ func TestAuthorization(t *testing.T) {
 				return
 			}
 			var body map[string]string
-			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body["code"] != tt.code || body["error"] == "" {
-				t.Fatalf("body %s, want code %s", w.Body, tt.code)
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body["code"] != tt.code || body["error"] != messages[tt.code] {
+				t.Fatalf("body %s, want code %s and message %q", w.Body, tt.code, messages[tt.code])
 			}
 		})
 	}
 }
 
+// messages are the access checks' refusals, as they have always read.
+var messages = map[string]string{
+	"UNAUTHORIZED": "An API key is required",
+	"FORBIDDEN":    "This API key may not do that",
+	"RATE_LIMITED": "Too many uploads, retry later",
+}
+
 func TestParseKey(t *testing.T) {
 	t.Parallel()
-	for _, bad := range []string{"short", "long-enough-token-1:write", ""} {
+	for _, bad := range []string{"short", "long-enough-token-1:write", "", "xut_looks-like-a-token"} {
 		if _, err := ParseKey(bad); err == nil {
 			t.Errorf("ParseKey(%q) accepted", bad)
 		}
@@ -137,8 +163,17 @@ func TestUploadRateLimit(t *testing.T) {
 	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "2" {
 		t.Fatalf("third upload: %d Retry-After %q, want 429 and 2", w.Code, w.Header().Get("Retry-After"))
 	}
-	if !strings.Contains(w.Body.String(), `"code":"RATE_LIMITED"`) {
+	if w.Body.String() != `{"code":"RATE_LIMITED","error":"Too many uploads, retry later"}`+"\n" {
 		t.Fatalf("body %s", w.Body)
+	}
+	// An upload token does not escape the limit: it counts by address.
+	tr := httptest.NewRequest("POST", prefix+"/upload", nil)
+	tr.RemoteAddr = "127.0.0.1:1"
+	tr.Header.Set("Authorization", "Bearer xut_anything")
+	tw := httptest.NewRecorder()
+	h.ServeHTTP(tw, tr)
+	if tw.Code != http.StatusTooManyRequests {
+		t.Fatalf("upload with a token past the limit: %d, want 429", tw.Code)
 	}
 	if w := post("127.0.0.2:1"); w.Code != 200 {
 		t.Fatalf("another client is limited too: %d", w.Code)

@@ -298,6 +298,13 @@ func (f *Fetcher) control(network, address string, _ syscall.RawConn) error {
 	return checkAddr(ap.Addr(), f.Allow)
 }
 
+// CheckURL applies the URL rules Get applies to its URL (ErrBadURL), so
+// that a caller can refuse a bad URL before it decides to fetch.
+func CheckURL(raw string) error {
+	_, err := checkURL(raw)
+	return err
+}
+
 // checkURL parses raw and applies the URL rules (ErrBadURL).
 func checkURL(raw string) (*url.URL, error) {
 	if len(raw) > MaxURLLen {

@@ -35,6 +35,10 @@ const (
 // ErrNotFound is returned for a job id that has no record.
 var ErrNotFound = store.ErrNotFound
 
+// ErrTokenUsed is Create's answer when a job's upload token already
+// created a job: nothing of the batch is recorded.
+var ErrTokenUsed = store.ErrTokenUsed
+
 // Config sets up a Service: the queue's settings (without its database,
 // which is the store's) and where outcomes are announced.
 type Config struct {
@@ -76,9 +80,14 @@ func (s *Service) Stop(ctx context.Context) error { return s.queue.Stop(ctx) }
 func (s *Service) Depth(ctx context.Context) (int, error) { return s.queue.Depth(ctx) }
 
 // Create records new jobs and queues them in one transaction: a job exists
-// with its queue entry, or not at all.
+// with its queue entry, and its upload token (if any) as used, or not at
+// all. A token already used fails the whole batch with ErrTokenUsed.
 func (s *Service) Create(ctx context.Context, jobs []store.Job) error {
 	return s.store.InTx(ctx, func(tx *sql.Tx) error {
+		// Tokens first: the cheapest refusal, before the queue's insert.
+		if err := s.store.UseTokens(ctx, tx, jobs); err != nil {
+			return err
+		}
 		ids := make([]string, len(jobs))
 		for i, j := range jobs {
 			ids[i] = j.ID
@@ -92,6 +101,12 @@ func (s *Service) Create(ctx context.Context, jobs []store.Job) error {
 		}
 		return s.store.InsertJobs(ctx, tx, jobs)
 	})
+}
+
+// TokenJob returns the job an upload token created; ErrNotFound when it
+// created none.
+func (s *Service) TokenJob(ctx context.Context, tokenID string) (string, error) {
+	return s.store.TokenJob(ctx, tokenID)
 }
 
 // Job returns a job's record; ErrNotFound when there is none.

@@ -64,8 +64,10 @@ func Start(t testing.TB) (databaseURL string) {
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
 //
 // Without it the cluster still dies with the test binary, but its
-// temporary directory stays behind.
-func Main(m *testing.M) {
+// temporary directory stays behind. m is a *testing.M, or anything that
+// runs the tests and returns their exit code (a TestMain that checks
+// something after the tests wraps m).
+func Main(m interface{ Run() int }) {
 	code := m.Run()
 	if shared.cluster != nil {
 		shared.cluster.stop()

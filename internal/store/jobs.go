@@ -32,6 +32,10 @@ type Job struct {
 	Moderation []byte // REJECTED: the moderation details, JSON
 	CreatedAt  time.Time
 	FinishedAt time.Time
+	// TokenID and TokenExpires are the upload token that created the job,
+	// if any: written by UseTokens at creation, never read back.
+	TokenID      string
+	TokenExpires time.Time
 }
 
 // InsertJobs records new jobs inside the uploads' transaction, in one

@@ -449,3 +449,46 @@ func TestOpenUpgradesSchema(t *testing.T) {
 		})
 	}
 }
+
+// An upload token is good for one job: UseTokens refuses an id recorded by
+// a committed job, or twice in one statement, with ErrTokenUsed; a job
+// without a token records nothing; TokenJob finds the job a token created.
+func TestUseTokensOnce(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		exp := time.Now().Add(time.Hour)
+		create := func(jobs ...store.Job) error {
+			return s.InTx(t.Context(), func(tx *sql.Tx) error {
+				if err := s.UseTokens(t.Context(), tx, jobs); err != nil {
+					return err
+				}
+				return s.InsertJobs(t.Context(), tx, jobs)
+			})
+		}
+		job := func(id, token string) store.Job {
+			return store.Job{ID: id, SourceType: "a", SourceID: "b", StagedKey: "staging/" + id, CreatedAt: time.Now(), TokenID: token, TokenExpires: exp}
+		}
+		if err := create(job("job_1", "utk_a"), job("job_2", ""), job("job_3", "utk_b")); err != nil {
+			t.Fatalf("first use: %v", err)
+		}
+		if err := create(job("job_4", "utk_a")); !errors.Is(err, store.ErrTokenUsed) {
+			t.Errorf("second use: %v, want ErrTokenUsed", err)
+		}
+		if err := create(job("job_5", "utk_c"), job("job_6", "utk_c")); !errors.Is(err, store.ErrTokenUsed) {
+			t.Errorf("one token twice in a batch: %v, want ErrTokenUsed", err)
+		}
+		for _, id := range []string{"job_4", "job_5", "job_6"} {
+			if _, err := s.Job(t.Context(), id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s of a refused batch: %v, want ErrNotFound", id, err)
+			}
+		}
+		for token, want := range map[string]string{"utk_a": "job_1", "utk_b": "job_3"} {
+			if got, err := s.TokenJob(t.Context(), token); err != nil || got != want {
+				t.Errorf("TokenJob(%s) = %q, %v; want %s", token, got, err, want)
+			}
+		}
+		if _, err := s.TokenJob(t.Context(), "utk_c"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("TokenJob of a token whose batch rolled back: %v, want ErrNotFound", err)
+		}
+	})
+}
