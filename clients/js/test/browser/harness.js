@@ -64,9 +64,10 @@ export function serverBinary() {
 /**
  * startPipeline runs `ximagepipeline serve` on 127.0.0.1 with a fresh data
  * directory, API keys required, the app's origin allowed by CORS, and a
- * config with a "photo" source type that makes AVIF too.
+ * config with a "photo" source type that makes AVIF too; with uploadTokens,
+ * a secret to sign upload tokens with.
  */
-export async function startPipeline({ corsOrigin, extraArgs = [] }) {
+export async function startPipeline({ corsOrigin, uploadTokens = false, extraArgs = [] }) {
   const dir = mkdtempSync(join(tmpdir(), 'xip-js-'));
   const config = join(dir, 'config.yaml');
   writeFileSync(config, `sourceTypes:
@@ -75,7 +76,9 @@ export async function startPipeline({ corsOrigin, extraArgs = [] }) {
 `);
   const args = ['serve', '--addr', '127.0.0.1:0', '--data-dir', join(dir, 'data'), '--config', config,
     '--api-key', API_KEY, '--cors-origin', corsOrigin, '--concurrency', '1', ...extraArgs];
-  const proc = spawn(serverBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const env = { ...process.env };
+  if (uploadTokens) env.UPLOAD_TOKEN_SECRET = 'a-test-secret-of-at-least-32-bytes-long';
+  const proc = spawn(serverBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'], env });
   const log = [];
   const url = await new Promise((resolve, reject) => {
     let buf = '';

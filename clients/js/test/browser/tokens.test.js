@@ -1,9 +1,7 @@
-// UPLOAD TOKENS: these tests need the server's upload tokens (POST
-// {prefix}/upload-tokens, Bearer xut_... on uploads and status reads), which
-// are being added to the server separately. Until the server has them, POST
-// {prefix}/upload-tokens answers 404 and each test here SKIPS, saying so;
-// any other answer runs them. Un-skip: nothing to do once the server part
-// is merged, they then run (and must pass).
+// Upload tokens in the browser: the app's backend mints them (POST
+// {prefix}/upload-tokens with its API key), the page uploads and reads its
+// job's status with Bearer xut_..., and every refusal reaches the page in
+// the server's words.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { launchBrowser, newPage, skipOrFail, startApp, startPipeline, writeFixtures } from './harness.js';
@@ -15,7 +13,6 @@ describe('upload tokens in Chromium', { skip, timeout: 180_000 }, () => {
   let app;
   let browser;
   let files;
-  let missing = ''; // why the token tests cannot run against this server
 
   const mint = async (fields) => {
     const res = await pipeline.api('/upload-tokens', { method: 'POST', body: JSON.stringify(fields) });
@@ -39,15 +36,8 @@ describe('upload tokens in Chromium', { skip, timeout: 180_000 }, () => {
         res.end(JSON.stringify(minted.body));
       },
     });
-    pipeline = await startPipeline({ corsOrigin: app.url });
+    pipeline = await startPipeline({ corsOrigin: app.url, uploadTokens: true });
     app.endpoint = pipeline.endpoint;
-    const probe = await pipeline.api('/upload-tokens', { method: 'POST', body: JSON.stringify({ sourceType: 'photo', sourceId: 'probe' }) });
-    if (probe.status === 404) {
-      missing = 'the server does not mint upload tokens yet (POST /image-pipeline/upload-tokens answered 404): '
-        + 'these tests run once the server part of upload tokens is merged';
-      console.log(`# upload token tests skipped: ${missing}`);
-      return;
-    }
     browser = await launchBrowser();
   });
 
@@ -58,8 +48,7 @@ describe('upload tokens in Chromium', { skip, timeout: 180_000 }, () => {
     files?.cleanup();
   });
 
-  test('the token answer has the documented fields', async (t) => {
-    if (missing) return t.skip(missing);
+  test('the token answer has the documented fields', async () => {
     const tok = await mint({ sourceType: 'photo', sourceId: 'tok', maxFileSize: 1_000_000, expiresIn: 120 });
     assert.match(tok.token, /^xut_/);
     assert.deepEqual([tok.sourceType, tok.sourceId, tok.maxFileSize], ['photo', 'tok', 1_000_000]);
@@ -67,8 +56,7 @@ describe('upload tokens in Chromium', { skip, timeout: 180_000 }, () => {
     assert.equal(tok.putUrl, undefined, 'no direct upload unless asked');
   });
 
-  test('<xip-upload token-url>: a token per file from the app, the status read with it', async (t) => {
-    if (missing) return t.skip(missing);
+  test('<xip-upload token-url>: a token per file from the app, the status read with it', async () => {
     const page = await newPage(browser);
     await page.goto(`${app.url}/pages/token.html`);
     await page.locator('xip-upload input[type=file]').setInputFiles(files.photo);
@@ -89,8 +77,7 @@ describe('upload tokens in Chromium', { skip, timeout: 180_000 }, () => {
     await page.context().close();
   });
 
-  test('upload(file, {token}) and the token refusals, with the server\'s text', async (t) => {
-    if (missing) return t.skip(missing);
+  test('upload(file, {token}) and the token refusals, with the server\'s text', async () => {
     // What the server says to each refusal, asked directly: the page must show the same.
     const refusal = async (token, fields = {}) => {
       const form = new FormData();
