@@ -26,8 +26,8 @@ vet:
 ## coordinator can fail a run with "context deadline exceeded" as the time
 ## runs out (go.dev/issue/75804, fixed in Go 1.27); about 15 s each here.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzSniff$$' -fuzztime 200000x ./internal/imaging
-	$(GO) test -run '^$$' -fuzz '^FuzzReadHeader$$' -fuzztime 150000x ./internal/imaging
+	$(GO) test -run '^$$' -fuzz '^FuzzSniff$$' -fuzztime 200000x ./internal/imagefile
+	$(GO) test -run '^$$' -fuzz '^FuzzReadHeader$$' -fuzztime 150000x ./internal/imagefile
 
 ## bench: processing and upload benchmarks against the sharp reference (never part of test)
 bench: build
