@@ -92,10 +92,10 @@ func (w *Worker) check(ctx context.Context, job store.Job, src []byte, attempt i
 
 // decide applies the source type's policy to what moderation found. When
 // the upload may be published it returns what to keep with the media (nil
-// for a source type that is not moderated); it returns errRejected once a rejection
-// is recorded, and the provider's failure when the image could not be
-// checked (retried; on the last attempt published unchecked only if the
-// policy fails open).
+// for a source type that is not moderated); it returns errRejected once a
+// rejection is recorded, and the provider's failure when the image could
+// not be checked (retried; on the last attempt published unchecked only if
+// the policy fails open).
 func (w *Worker) decide(ctx context.Context, job store.Job, policy *moderation.Policy, c checked, attempt int, last bool) (*moderation.Review, error) {
 	if c.skipped {
 		return nil, nil

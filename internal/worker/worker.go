@@ -33,14 +33,11 @@ import (
 
 // Worker processes jobs. Its exported fields must be set before use.
 type Worker struct {
-	Store   *store.Store
-	Storage storage.Storage
-	Layout  storage.Layout
-	// Processor makes the media of an upload, with the pipeline's
-	// variants, allowed types and limits.
-	Processor *imaging.Processor
-	// SourceTypes are the pipeline's, by name.
-	SourceTypes  map[string]media.SourceType
+	Store        *store.Store
+	Storage      storage.Storage
+	Layout       storage.Layout
+	Processor    *imaging.Processor          // the pipeline's: its variants, allowed types and limits
+	SourceTypes  map[string]media.SourceType // the pipeline's, by name
 	MaxFileSize  int64
 	StagingGrace time.Duration
 	Logger       *slog.Logger
@@ -249,12 +246,11 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last b
 	_, end = w.stage(ctx, "imaging")
 	res, err := w.Processor.Process(ctx, src, st)
 	end(err)
-	limits := w.Processor.Config()
 	if errors.Is(err, imaging.ErrTooManyPixels) {
-		return permanent{fmt.Sprintf("Image too large. Maximum: %s megapixels", strconv.FormatFloat(float64(limits.MaxPixels)/1e6, 'f', -1, 64))}
+		return permanent{fmt.Sprintf("Image too large. Maximum: %s megapixels", strconv.FormatFloat(float64(w.Processor.Config().MaxPixels)/1e6, 'f', -1, 64))}
 	}
 	if errors.Is(err, imaging.ErrOriginalTooLarge) {
-		return permanent{fmt.Sprintf("Original too large once re-encoded. Maximum size: %sMB", strconv.FormatFloat(math.Round(float64(limits.MaxOriginalBytes)/(1<<20)*1000)/1000, 'f', -1, 64))}
+		return permanent{fmt.Sprintf("Original too large once re-encoded. Maximum size: %sMB", strconv.FormatFloat(math.Round(float64(w.Processor.Config().MaxOriginalBytes)/(1<<20)*1000)/1000, 'f', -1, 64))}
 	}
 	if errors.Is(err, imaging.ErrUndecodable) {
 		return permanent{"Image could not be decoded: " + strings.TrimPrefix(err.Error(), imaging.ErrUndecodable.Error()+": ")}
