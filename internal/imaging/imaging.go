@@ -3,7 +3,7 @@
 // the media row needs (size, aspect ratio, BlurHash, focal point).
 //
 // A pipeline builds one Processor from its Config; Process runs a job as a
-// list of steps (plan, decode, resize, facts, variants, original). The
+// list of steps (plan, decode, insides, facts, covers, original). The
 // bytes are read by package imagefile (pure Go: type, header, guards) and
 // the pixels by package vips, the libvips binding. Everything here is safe
 // for concurrent use.

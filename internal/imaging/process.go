@@ -80,9 +80,9 @@ func (p *Processor) Process(ctx context.Context, src []byte, st media.SourceType
 	for _, step := range []func(context.Context) error{
 		j.plan,     // every size, from the header
 		j.decode,   // once, shrunk on load to the largest size needed
-		j.resize,   // the inside variants, each from the smallest image big enough
+		j.insides,  // the inside variants, each cut from the smallest image big enough
 		j.facts,    // BlurHash and focal point, from the smallest whole image
-		j.variants, // cut the covers around the focal point; encode everything
+		j.covers,   // the cover variants, cropped around the focal point
 		j.original, // the source's bytes without metadata, or re-encoded
 	} {
 		if err := ctx.Err(); err != nil {
@@ -117,9 +117,10 @@ type job struct {
 	animated bool       // anim.Pages > 1
 	first    vips.Image // base's first frame (base itself for a still)
 
-	// resize
-	images   map[int]vips.Image // inside variants of a still, by variant
-	blurFrom int                // the variant the facts come from; -1: first
+	// insides
+	kept      []vips.Image // inside variants of a still kept in memory, besides base
+	blurFrom  int          // the variant the facts come from; -1: first
+	blurImage vips.Image   // its image
 
 	owned []vips.Image // closed by close
 	outs  [][]Output   // by variant
@@ -178,23 +179,13 @@ func (j *job) plan(context.Context) error {
 		j.pages = max(1, min(h.Pages, j.st.FrameLimit(), maxAnimationPixels/frame))
 	}
 
-	// Inside variants first, so that the focal point is known before the
-	// first cover crop; largest first, so that each can be cut from the
-	// one before. Covers are never kept to cut others from, so the cascade
-	// loses nothing by it.
+	// Largest first, so that each inside variant can be cut from the one
+	// before (the insides and covers steps each take their own fit).
 	j.order = make([]int, len(j.want))
 	for i := range j.order {
 		j.order[i] = i
 	}
-	slices.SortStableFunc(j.order, func(a, b int) int {
-		if ca, cb := j.want[a].Fit == media.FitCover, j.want[b].Fit == media.FitCover; ca != cb {
-			if ca {
-				return 1
-			}
-			return -1
-		}
-		return cmp.Compare(j.plans[b].scale, j.plans[a].scale)
-	})
+	slices.SortStableFunc(j.order, func(a, b int) int { return cmp.Compare(j.plans[b].scale, j.plans[a].scale) })
 	return nil
 }
 
@@ -218,81 +209,43 @@ func (j *job) decode(context.Context) error {
 	return nil
 }
 
-// resize makes the inside variants of a still, largest first, each from
-// the smallest image already made that holds enough pixels for it: the
-// base, or a larger inside variant kept in memory. Resizing costs about in
-// proportion to the input's area, so md from lg (800 px) costs a quarter
-// of md from the 1600 px base of a hero. An animation's variants are cut
-// frame by frame when they are encoded.
-//
-// It also picks what the facts come from: the smallest inside variant at
-// least blurSize wide, else the first frame. Shrinking a 400 px variant to
-// 32 px costs about 4 ms, the 1920 px base of the hero preset about 30 ms.
-func (j *job) resize(context.Context) error {
-	j.images = map[int]vips.Image{}
+// insides makes and encodes the inside variants, largest first: a still's
+// each from the smallest image already made that holds enough pixels for
+// it (the base, or a larger inside variant kept in memory), an
+// animation's frame by frame. Resizing costs about in proportion to the
+// input's area, so md from lg (800 px) costs a quarter of md from the
+// 1600 px base of a hero. They come before the covers, which need the
+// focal point, and the facts, which come from one of them: the smallest
+// inside variant at least blurSize wide of a still (else the first frame).
+// Shrinking a 400 px variant to 32 px costs about 4 ms, the 1920 px base
+// of the hero preset about 30 ms.
+func (j *job) insides(ctx context.Context) error {
 	j.blurFrom = -1
-	if j.animated {
-		return nil
-	}
-	var kept []vips.Image // materialised inside variants, besides base
 	for i, v := range j.want {
-		if v.Fit == media.FitInside && j.plans[i].outW >= blurSize &&
+		if !j.animated && v.Fit == media.FitInside && j.plans[i].outW >= blurSize &&
 			(j.blurFrom < 0 || j.plans[i].outW < j.plans[j.blurFrom].outW) {
 			j.blurFrom = i
 		}
 	}
-	for _, i := range j.order {
-		v, p := j.want[i], j.plans[i]
-		if v.Fit != media.FitInside {
-			continue
-		}
-		from := j.base
-		needW := int(math.Ceil(float64(j.res.Width) * p.scale))
-		needH := int(math.Ceil(float64(j.res.Height) * p.scale))
-		for _, f := range kept {
-			if f.Width() >= needW && f.Height() >= needH && f.Width() < from.Width() {
-				from = f
-			}
-		}
-		img, err := cut(from, p, j.res)
-		if err != nil {
-			return fmt.Errorf("variant %s: %w", v.Name, err)
-		}
-		if img.Width() < j.base.Width() {
-			// Materialised, it is computed once for its encodings, the
-			// facts and the smaller variants.
-			mem, err := img.Materialise()
-			img.Close()
-			if err != nil {
-				return fmt.Errorf("variant %s: %w", v.Name, err)
-			}
-			kept = append(kept, mem)
-			img = mem
-		}
-		j.images[i] = j.own(img)
-	}
-	return nil
+	return j.encodeVariants(ctx, media.FitInside)
 }
 
 // facts computes the BlurHash and the focal point (see focal.go) from the
-// image resize picked.
+// image insides picked.
 func (j *job) facts(context.Context) error {
 	from := j.first
 	if j.blurFrom >= 0 {
-		from = j.images[j.blurFrom]
+		from = j.blurImage
 	}
 	return summarise(from, j.res)
 }
 
-// variants cuts what resize did not make (the covers, around the focal
-// point, and every variant of an animation) and encodes every variant in
-// each of the source type's formats.
-func (j *job) variants(ctx context.Context) error {
-	j.outs = make([][]Output, len(j.want))
-	for _, i := range j.order {
-		if err := j.variant(ctx, i); err != nil {
-			return err
-		}
+// covers makes and encodes the cover variants, cropped around the focal
+// point. Covers are never kept to cut others from: the inside variants,
+// made first, lose nothing by it.
+func (j *job) covers(ctx context.Context) error {
+	if err := j.encodeVariants(ctx, media.FitCover); err != nil {
+		return err
 	}
 	for _, o := range j.outs {
 		j.res.Variants = append(j.res.Variants, o...)
@@ -300,19 +253,37 @@ func (j *job) variants(ctx context.Context) error {
 	return nil
 }
 
+// encodeVariants makes the variants of one fit, in the planned order, and
+// encodes each in every format of the source type.
+func (j *job) encodeVariants(ctx context.Context, fit media.Fit) error {
+	if j.outs == nil {
+		j.outs = make([][]Output, len(j.want))
+	}
+	for _, i := range j.order {
+		if j.want[i].Fit != fit {
+			continue
+		}
+		if err := j.variant(ctx, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// variant makes variant i and encodes it in every format of the source
+// type.
 func (j *job) variant(ctx context.Context, i int) error {
-	v, p := j.want[i], j.plans[i]
-	img, ok := j.images[i]
-	if !ok {
-		var err error
-		if j.animated {
-			img, err = cutFrames(j.base, j.anim, p, j.res)
-		} else {
-			img, err = cut(j.base, p, j.res)
+	v := j.want[i]
+	img, err := j.cut(i)
+	if err != nil {
+		return fmt.Errorf("variant %s: %w", v.Name, err)
+	}
+	if slices.Contains(j.kept, img) || i == j.blurFrom {
+		j.own(img) // kept for the next variants or the facts
+		if i == j.blurFrom {
+			j.blurImage = img
 		}
-		if err != nil {
-			return fmt.Errorf("variant %s: %w", v.Name, err)
-		}
+	} else {
 		defer img.Close()
 	}
 	for _, f := range j.st.Formats {
@@ -329,6 +300,40 @@ func (j *job) variant(ctx context.Context, i int) error {
 		})
 	}
 	return nil
+}
+
+// cut makes variant i's image: an animation's frame by frame; a cover
+// from the base; an inside variant of a still from the smallest image
+// kept that is big enough, and kept in memory (materialised: computed once
+// for its encodings, the facts and the smaller variants) when it is
+// smaller than the base.
+func (j *job) cut(i int) (vips.Image, error) {
+	v, p := j.want[i], j.plans[i]
+	if j.animated {
+		return cutFrames(j.base, j.anim, p, j.res)
+	}
+	if v.Fit != media.FitInside {
+		return cut(j.base, p, j.res)
+	}
+	from := j.base
+	needW := int(math.Ceil(float64(j.res.Width) * p.scale))
+	needH := int(math.Ceil(float64(j.res.Height) * p.scale))
+	for _, f := range j.kept {
+		if f.Width() >= needW && f.Height() >= needH && f.Width() < from.Width() {
+			from = f
+		}
+	}
+	img, err := cut(from, p, j.res)
+	if err != nil || img.Width() >= j.base.Width() {
+		return img, err
+	}
+	mem, err := img.Materialise()
+	img.Close()
+	if err != nil {
+		return vips.Image{}, err
+	}
+	j.kept = append(j.kept, mem)
+	return mem, nil
 }
 
 // original adds the original when the source type stores it: the source's
