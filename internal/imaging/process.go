@@ -241,8 +241,9 @@ func (j *job) facts(context.Context) error {
 }
 
 // covers makes and encodes the cover variants, cropped around the focal
-// point. Covers are never kept to cut others from: the inside variants,
-// made first, lose nothing by it.
+// point, each from the smallest image kept that is big enough. Covers are
+// never kept to cut others from: the inside variants, made first, lose
+// nothing by it.
 func (j *job) covers(ctx context.Context) error {
 	if err := j.encodeVariants(ctx, media.FitCover); err != nil {
 		return err
@@ -302,18 +303,14 @@ func (j *job) variant(ctx context.Context, i int) error {
 	return nil
 }
 
-// cut makes variant i's image: an animation's frame by frame; a cover
-// from the base; an inside variant of a still from the smallest image
-// kept that is big enough, and kept in memory (materialised: computed once
-// for its encodings, the facts and the smaller variants) when it is
-// smaller than the base.
+// cut makes variant i's image: an animation's frame by frame from the
+// base; a still's from the smallest image kept that is big enough. An
+// inside variant smaller than the base is kept in memory (materialised:
+// computed once for its encodings, the facts and the smaller variants).
 func (j *job) cut(i int) (vips.Image, error) {
 	v, p := j.want[i], j.plans[i]
 	if j.animated {
 		return cutFrames(j.base, j.anim, p, j.res)
-	}
-	if v.Fit != media.FitInside {
-		return cut(j.base, p, j.res)
 	}
 	from := j.base
 	needW := int(math.Ceil(float64(j.res.Width) * p.scale))
@@ -324,7 +321,7 @@ func (j *job) cut(i int) (vips.Image, error) {
 		}
 	}
 	img, err := cut(from, p, j.res)
-	if err != nil || img.Width() >= j.base.Width() {
+	if err != nil || v.Fit != media.FitInside || img.Width() >= j.base.Width() {
 		return img, err
 	}
 	mem, err := img.Materialise()
