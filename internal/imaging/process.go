@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"math"
 	"slices"
+
+	"github.com/buckket/go-blurhash"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/imagefile"
 	"github.com/ximagepipeline/ximagepipeline/internal/vips"
@@ -238,6 +241,48 @@ func (j *job) facts(context.Context) error {
 		from = j.blurImage
 	}
 	return summarise(from, j.res)
+}
+
+// summarise fills the BlurHash and the focal point from one tiny
+// thumbnail (blurSize wide) of img, a whole-frame (uncropped) image of the
+// oriented source. See focal.go for the focal point.
+func summarise(img vips.Image, res *Result) error {
+	w := min(blurSize, img.Width())
+	h := max(1, int(math.Round(float64(img.Height())*float64(w)/float64(img.Width()))))
+	small, err := img.Resize(w, h)
+	if err != nil {
+		return err
+	}
+	defer small.Close()
+	px, err := small.Pixels()
+	if err != nil {
+		return err
+	}
+	opaque := onWhite(px, w, h, small.Bands())
+	res.FocalPoint = focalPoint(opaque)
+	res.BlurHash, err = blurhash.Encode(4, 3, opaque)
+	if err != nil {
+		return fmt.Errorf("blurhash: %w", err)
+	}
+	return nil
+}
+
+// onWhite converts raw 8-bit sRGB(A) pixels to an opaque image, blending
+// transparent pixels on white so that the BlurHash shows what a page would.
+func onWhite(px []byte, w, h, bands int) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := range w * h {
+		s, d := px[i*bands:], img.Pix[i*4:]
+		a := 255
+		if bands == 4 {
+			a = int(s[3])
+		}
+		for c := range 3 {
+			d[c] = byte((int(s[c])*a + 255*(255-a) + 127) / 255)
+		}
+		d[3] = 255
+	}
+	return img
 }
 
 // covers makes and encodes the cover variants, cropped around the focal

@@ -37,10 +37,10 @@ import (
 	"github.com/ximagepipeline/ximagepipeline/internal/imagefile"
 )
 
-// Concurrency is the number of libvips threads per operation: the worker
+// concurrency is the number of libvips threads per operation: the worker
 // pool already runs one job per CPU, and more threads per image only add
 // contention.
-const Concurrency = 1
+const concurrency = 1
 
 var (
 	startOnce sync.Once
@@ -56,7 +56,7 @@ var (
 )
 
 // Start initialises libvips once per process, and returns the error of
-// that one start to every call. It sets Concurrency threads per operation,
+// that one start to every call. It sets concurrency threads per operation,
 // disables the operation cache (uploads are never processed twice, and a
 // cache would pin their buffers in memory), silences libvips warnings
 // (errors are returned, not logged), and blocks every loader except JPEG,
@@ -65,7 +65,7 @@ var (
 // parser. Everything else in this package calls it first.
 func Start() error {
 	startOnce.Do(func() {
-		if C.xip_start(Concurrency) != 0 {
+		if C.xip_start(concurrency) != 0 {
 			startErr = vipsError("start libvips")
 			return
 		}
