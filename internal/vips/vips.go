@@ -52,7 +52,7 @@ var (
 	// pick and runs it holding loaders for reading, so that the set cannot
 	// change between the check and the load.
 	loaders sync.RWMutex
-	heif    bool // libheif's loader is unblocked
+	heif    atomic.Bool // libheif's loader is unblocked
 )
 
 // Start initialises libvips once per process, and returns the error of
@@ -87,11 +87,14 @@ func EnableLoader(format string) error {
 	case "jpeg", "png", "webp", "gif":
 		return nil
 	case "avif", "heic":
+		if heif.Load() {
+			return nil // every processor allowing AVIF enables it again
+		}
 		loaders.Lock()
 		defer loaders.Unlock()
-		if !heif {
+		if !heif.Load() {
 			C.xip_allow_heif()
-			heif = true
+			heif.Store(true)
 		}
 		return nil
 	}
