@@ -27,13 +27,21 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 
-## fuzz: short bounded runs of the fuzz targets of the hostile-input paths.
+## fuzz: short bounded runs of the fuzz targets of every parser that reads
+## an upload's bytes before libvips (internal/imagefile), about 10-15 s each.
 ## Bounded by executions, not time: with a time bound, Go 1.26's fuzz
 ## coordinator can fail a run with "context deadline exceeded" as the time
-## runs out (go.dev/issue/75804, fixed in Go 1.27); about 15 s each here.
+## runs out (go.dev/issue/75804, fixed in Go 1.27).
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzSniff$$' -fuzztime 200000x ./internal/imaging
-	$(GO) test -run '^$$' -fuzz '^FuzzReadHeader$$' -fuzztime 150000x ./internal/imaging
+	$(GO) test -run '^$$' -fuzz '^FuzzSniff$$' -fuzztime 200000x ./internal/imagefile
+	$(GO) test -run '^$$' -fuzz '^FuzzReadHeader$$' -fuzztime 150000x ./internal/imagefile
+	$(GO) test -run '^$$' -fuzz '^FuzzCountJPEGScans$$' -fuzztime 250000x ./internal/imagefile
+	$(GO) test -run '^$$' -fuzz '^FuzzWithoutPNGText$$' -fuzztime 250000x ./internal/imagefile
+	$(GO) test -run '^$$' -fuzz '^FuzzStripJPEG$$' -fuzztime 250000x ./internal/imagefile
+	$(GO) test -run '^$$' -fuzz '^FuzzStripPNG$$' -fuzztime 250000x ./internal/imagefile
+	$(GO) test -run '^$$' -fuzz '^FuzzStripWebP$$' -fuzztime 250000x ./internal/imagefile
+	$(GO) test -run '^$$' -fuzz '^FuzzStripGIF$$' -fuzztime 250000x ./internal/imagefile
+	$(GO) test -run '^$$' -fuzz '^FuzzHEIFCodecs$$' -fuzztime 250000x ./internal/imagefile
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime 200000x ./uploadtoken
 
 ## bench: processing and upload benchmarks against the sharp reference (never part of test)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/ximagepipeline/ximagepipeline/failure"
-	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
 )
 
 // ProcessedImage is the result of ProcessImage.
@@ -31,24 +30,28 @@ type Output struct {
 
 // ProcessImage does a worker's processing of one image for a source type,
 // synchronously and without queue, database or storage: for batch tools
-// and benchmarks. Only cfg's variants, source types and limits are used.
+// and benchmarks. Only cfg's variants, source types, allowed types and
+// limits are used.
 func ProcessImage(ctx context.Context, cfg Config, sourceType string, src []byte) (*ProcessedImage, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	recipe, ok := recipes(cfg)[sourceType]
+	st, ok := cfg.SourceTypes[sourceType]
 	if !ok {
 		return nil, failure.UnknownSourceType(sourceType)
 	}
-	imaging.Start(imagingConfig(cfg))
-	res, err := imaging.Process(ctx, src, recipe.Options())
+	proc, err := newProcessor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	res, err := proc.Process(ctx, src, st)
 	if err != nil {
 		return nil, fmt.Errorf("process: %w", err)
 	}
 	out := &ProcessedImage{
 		Width: res.Width, Height: res.Height, AspectRatio: res.AspectRatio, BlurHash: res.BlurHash,
-		Format: res.Source.Format, FocalPoint: Point(res.FocalPoint),
+		Format: res.Source.Format, FocalPoint: res.FocalPoint,
 	}
 	for _, o := range res.Variants {
 		out.Outputs = append(out.Outputs, Output{Name: o.Name, Format: o.Format, Ext: o.Ext, Width: o.Width, Height: o.Height, Data: o.Data})

@@ -15,7 +15,7 @@ import (
 
 	"github.com/ximagepipeline/ximagepipeline/failure"
 	"github.com/ximagepipeline/ximagepipeline/internal/fetch"
-	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
+	"github.com/ximagepipeline/ximagepipeline/internal/imagefile"
 	"github.com/ximagepipeline/ximagepipeline/internal/jobs"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
 	"github.com/ximagepipeline/ximagepipeline/media"
@@ -294,7 +294,7 @@ func (p *Pipeline) stage(ctx context.Context, jobID string, r io.Reader, limit i
 	if n == 0 {
 		return ErrNoFile // an empty file is no file
 	}
-	mime := imaging.Sniff(first)
+	mime := imagefile.Sniff(first)
 	if !slices.Contains(p.cfg.AllowedTypes, mime) {
 		return failure.FileType(mime)
 	}
@@ -302,7 +302,7 @@ func (p *Pipeline) stage(ctx context.Context, jobID string, r io.Reader, limit i
 	// The header is read from the stream itself, keeping what it consumed
 	// so that staging still gets every byte.
 	var consumed bytes.Buffer
-	hdr, herr := imaging.ReadHeader(io.MultiReader(bytes.NewReader(first), io.TeeReader(io.LimitReader(r, headerLimit), &consumed)))
+	hdr, herr := imagefile.ReadHeader(io.MultiReader(bytes.NewReader(first), io.TeeReader(io.LimitReader(r, headerLimit), &consumed)))
 	body := io.MultiReader(bytes.NewReader(first), &consumed, r)
 	if herr == nil && pixels(hdr) > p.cfg.MaxPixels {
 		// Size is checked before pixels: count the rest without keeping it.
@@ -354,7 +354,7 @@ const smallUpload = 512 << 10
 
 var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallUpload); return &b }}
 
-func pixels(h imaging.Header) int64 {
+func pixels(h imagefile.Header) int64 {
 	return int64(h.Width) * int64(h.Height) * int64(max(h.Frames, 1))
 }
 

@@ -130,7 +130,14 @@ func New(ctx context.Context, cfg Config) (_ *Pipeline, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	imaging.Start(imagingConfig(cfg))
+	// Only a process that runs workers starts libvips: an API-only server
+	// never decodes.
+	var proc *imaging.Processor
+	if !cfg.DisableWorkers {
+		if proc, err = newProcessor(cfg); err != nil {
+			return nil, err
+		}
+	}
 
 	p := &Pipeline{cfg: cfg, storage: cfg.Storage, tracer: cfg.TracerProvider.Tracer("github.com/ximagepipeline/ximagepipeline"), uploadSlots: make(chan struct{}, cfg.MaxConcurrentUploads), layout: storage.Layout{
 		Staging: cfg.StagingPath, Media: cfg.MediaPath, Originals: cfg.OriginalsPath,
@@ -160,9 +167,9 @@ func New(ctx context.Context, cfg Config) (_ *Pipeline, err error) {
 	}
 	p.store = st
 	w := &worker.Worker{
-		Storage: p.storage, Layout: p.layout, Recipes: recipes(cfg),
+		Storage: p.storage, Layout: p.layout, Processor: proc, SourceTypes: cfg.SourceTypes,
 		MaxFileSize: cfg.MaxFileSize, StagingGrace: cfg.StagingGrace, Logger: cfg.Logger,
-		Observer: observer{p}, Tracer: p.tracer, Moderator: cfg.Moderator,
+		Observer: observer{p}, Tracer: p.tracer, Moderator: cfg.Moderator, Moderation: cfg.Moderation,
 	}
 	jcfg := jobs.Config{WebhookURLs: cfg.WebhookURLs, Queue: queue.Config{
 		Work:        !cfg.DisableWorkers,
@@ -187,35 +194,13 @@ func New(ctx context.Context, cfg Config) (_ *Pipeline, err error) {
 	return p, nil
 }
 
-// imagingConfig sets libvips up: one thread per operation, since the
-// workers already run one job per CPU.
-func imagingConfig(cfg Config) imaging.Config {
-	return imaging.Config{
-		Concurrency: 1,
-		AllowHEIF:   slices.Contains(cfg.AllowedTypes, "image/avif") || slices.Contains(cfg.AllowedTypes, "image/heic"),
-	}
-}
-
-func recipes(cfg Config) map[string]worker.Recipe {
-	out := make(map[string]worker.Recipe, len(cfg.SourceTypes))
-	for name, st := range cfg.SourceTypes {
-		r := worker.Recipe{Quality: st.Quality, Formats: st.Formats, StoreOriginal: st.StoreOriginal,
-			Animated: st.Animated, MaxFrames: st.MaxFrames, MaxPixels: cfg.MaxPixels, MaxOriginalBytes: cfg.MaxFileSize}
-		for _, v := range st.Variants {
-			spec := cfg.Variants[v]
-			r.Variants = append(r.Variants, imaging.Variant{Name: v, Width: spec.Width, Height: spec.Height, Fit: imaging.Fit(spec.Fit)})
-		}
-		if policy := cfg.Moderation; cfg.Moderator != nil {
-			if st.Moderation != nil {
-				policy = *st.Moderation
-			}
-			if !policy.Disabled {
-				r.Moderation = &policy
-			}
-		}
-		out[name] = r
-	}
-	return out
+// newProcessor builds the pipeline's imaging from cfg: its variants, the
+// types it decodes and its limits (a re-encoded original is bounded by the
+// upload size limit).
+func newProcessor(cfg Config) (*imaging.Processor, error) {
+	return imaging.NewProcessor(imaging.Config{
+		Variants: cfg.Variants, AllowedTypes: cfg.AllowedTypes, MaxPixels: cfg.MaxPixels, MaxOriginalBytes: cfg.MaxFileSize,
+	})
 }
 
 // Close ends the waits (EndWaits), stops taking jobs, lets running ones

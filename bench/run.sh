@@ -82,7 +82,7 @@ for preset in $PRESETS; do
 	ratios=() cpuratios=() ours_all=() sharp_all=()
 	printf '%-8s %5s %10s %10s %7s %12s %12s %7s\n' preset round ours sharp ratio "ours cpu/im" "sharp cpu/im" "cpu x"
 	for r in $(seq 1 "$ROUNDS"); do
-		run_ours() { /usr/bin/time -f '%U %S' -o "$OUT/time.ours" "$BIN" process --preset "$preset" --threads 1 --repeat "$n" "$PHOTO" >"$OUT/ours.json"; }
+		run_ours() { /usr/bin/time -f '%U %S' -o "$OUT/time.ours" "$BIN" process --source-type "$preset" --threads 1 --repeat "$n" "$PHOTO" >"$OUT/ours.json"; }
 		run_sharp() { (cd "$SHARP" && /usr/bin/time -f '%U %S' -o "$OUT/time.sharp" node process.mjs --preset "$preset" --threads 1 --repeat "$n" "$PHOTO" >"$OUT/sharp.json"); }
 		if (( r % 2 )); then run_ours; run_sharp; else run_sharp; run_ours; fi
 		o=$(jsonfield imagesPerSecond <"$OUT/ours.json")
@@ -109,9 +109,9 @@ peak() { /usr/bin/time -v "$@" 2>&1 >/dev/null | sed -n 's/.*Maximum resident se
 # One run (the photo twice: warm-up, then timed), then a worker's steady
 # state: 20 images one after another.
 for preset in $PRESETS; do
-	o=$(peak "$BIN" process --preset "$preset" --threads 1 "$PHOTO")
+	o=$(peak "$BIN" process --source-type "$preset" --threads 1 "$PHOTO")
 	s=$(cd "$SHARP" && peak node process.mjs --preset "$preset" --threads 1 "$PHOTO")
-	o20=$(peak "$BIN" process --preset "$preset" --threads 1 --repeat 20 "$PHOTO")
+	o20=$(peak "$BIN" process --source-type "$preset" --threads 1 --repeat 20 "$PHOTO")
 	s20=$(cd "$SHARP" && peak node process.mjs --preset "$preset" --threads 1 --repeat 20 "$PHOTO")
 	printf '%-8s one image: ours %4d MB, sharp %4d MB   20 images: ours %4d MB, sharp %4d MB\n' "$preset" \
 		$((o / 1024)) $((s / 1024)) $((o20 / 1024)) $((s20 / 1024))
@@ -125,7 +125,7 @@ if [ -z "${SKIP_BIG:-}" ]; then
 	fi
 	big_mb=$(( $(stat -c %s "$BIG") / 1048576 ))
 	for preset in avatar gallery hero; do
-		o=$(peak "$BIN" process --preset "$preset" --threads 1 "$BIG")
+		o=$(peak "$BIN" process --source-type "$preset" --threads 1 "$BIG")
 		printf '100 MP JPEG (%d MB), %-8s ours peak RSS %4d MB\n' "$big_mb" "$preset" $((o / 1024))
 	done
 fi
@@ -137,7 +137,7 @@ rm -rf "$Q" && mkdir -p "$Q" # long before the upload runs (see below)
 vips autorot "$PHOTO" "$Q/source.v"
 printf '%-8s %-9s %11s %9s %11s %9s %8s\n' preset output "ours bytes" "ours ssim" "sharp bytes" "sharp ssim" "bytes %"
 for preset in $PRESETS; do
-	"$BIN" process --preset "$preset" --out "$Q/ours-$preset" "$PHOTO" >/dev/null
+	"$BIN" process --source-type "$preset" --out "$Q/ours-$preset" "$PHOTO" >/dev/null
 	(cd "$SHARP" && node process.mjs --preset "$preset" --out "$Q/sharp-$preset" "$PHOTO" >/dev/null)
 	od=$Q/ours-$preset/$(basename "$PHOTO") sd=$Q/sharp-$preset/$(basename "$PHOTO")
 	for f in "$od"/*; do

@@ -1,10 +1,11 @@
 // Command effort sweeps libwebp's effort (method) and quality on one image
-// through the product's own imaging.Process, for the WebP effort decision
+// through the product's own imaging.Processor, for the WebP effort decision
 // in docs/performance.md. For each effort E and quality Q it times
-// Process (median of -n runs, one libvips thread) and writes the variants
-// to DIR/eE-qQ/NAME.webp, to be scored by bench/ssim.
+// Process (median of -n runs, one libvips thread) on one of the contract's
+// source types and writes the variants to DIR/eE-qQ/NAME.webp, to be
+// scored by bench/ssim.
 //
-//	effort -preset gallery -efforts 2,3,4 -qualities 82,84 -n 5 -out DIR IMAGE
+//	effort -source-type gallery -efforts 2,3,4 -qualities 82,84 -n 5 -out DIR IMAGE
 package main
 
 import (
@@ -20,22 +21,8 @@ import (
 	"time"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
+	"github.com/ximagepipeline/ximagepipeline/media"
 )
-
-var variants = map[string]imaging.Variant{
-	"xs":  {Name: "xs", Width: 64, Height: 64, Fit: imaging.FitCover},
-	"sm":  {Name: "sm", Width: 150, Height: 150, Fit: imaging.FitCover},
-	"md":  {Name: "md", Width: 400, Fit: imaging.FitInside},
-	"lg":  {Name: "lg", Width: 800, Fit: imaging.FitInside},
-	"xl":  {Name: "xl", Width: 1200, Fit: imaging.FitInside},
-	"2xl": {Name: "2xl", Width: 1920, Fit: imaging.FitInside},
-}
-
-var presets = map[string][]string{
-	"avatar":  {"xs", "sm"},
-	"gallery": {"md", "lg", "xl"},
-	"hero":    {"lg", "xl", "2xl"},
-}
 
 func ints(s string) []int {
 	var out []int
@@ -51,7 +38,7 @@ func ints(s string) []int {
 }
 
 func main() {
-	preset := flag.String("preset", "gallery", "avatar, gallery or hero")
+	name := flag.String("source-type", "gallery", "one of the contract's source types: avatar, gallery, hero...")
 	efforts := flag.String("efforts", "2,3,4", "WebP efforts to try")
 	qualities := flag.String("qualities", "82", "WebP qualities to try")
 	n := flag.Int("n", 5, "timed runs per setting (median)")
@@ -62,20 +49,26 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	imaging.Start(imaging.Config{Concurrency: 1})
-	var opts imaging.Options
-	for _, v := range presets[*preset] {
-		opts.Variants = append(opts.Variants, variants[v])
+	st, ok := media.DefaultSourceTypes()[*name]
+	if !ok {
+		fmt.Fprintln(os.Stderr, "unknown source type", *name)
+		os.Exit(2)
 	}
+	st.StoreOriginal = false // the variants only
 	enc := json.NewEncoder(os.Stdout)
 	for _, e := range ints(*efforts) {
+		p, err := imaging.NewProcessor(imaging.Config{WebPEffort: e})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
 		for _, q := range ints(*qualities) {
-			opts.WebPEffort, opts.Quality = e, q
+			st.Quality = q
 			var times []float64
 			var res *imaging.Result
 			for range *n + 1 { // the first run warms up
 				t := time.Now()
-				if res, err = imaging.Process(context.Background(), src, opts); err != nil {
+				if res, err = p.Process(context.Background(), src, st); err != nil {
 					fmt.Fprintln(os.Stderr, err)
 					os.Exit(1)
 				}
@@ -95,7 +88,7 @@ func main() {
 					}
 				}
 			}
-			enc.Encode(map[string]any{"preset": *preset, "effort": e, "quality": q,
+			enc.Encode(map[string]any{"sourceType": *name, "effort": e, "quality": q,
 				"medianSeconds": times[len(times)/2], "bytes": bytes})
 		}
 	}

@@ -17,18 +17,18 @@ import (
 
 func processCommand() *cobra.Command {
 	var (
-		o       options
-		preset  string
-		repeat  int
-		threads int
-		outDir  string
+		o          options
+		sourceType string
+		repeat     int
+		threads    int
+		outDir     string
 	)
 	cmd := &cobra.Command{
-		Use:   "process --preset NAME [--repeat N] [--threads N] [--out DIR] FILE...",
+		Use:   "process --source-type NAME [--repeat N] [--threads N] [--out DIR] FILE...",
 		Short: "Process local files exactly as a worker does, printing each result and the images per second",
 		Long: `Process runs the worker's processing code on local files, without queue or storage:
-auto-orientation, metadata removal, the preset's (source type's) variants, BlurHash and
-the metadata-free original when the preset keeps it. One JSON line per image, then a
+auto-orientation, metadata removal, the source type's variants, BlurHash and
+the metadata-free original when the source type keeps it. One JSON line per image, then a
 summary line with images per second. --threads N processes N images at once, each
 with one libvips thread.`,
 		Args: cobra.MinimumNArgs(1),
@@ -36,11 +36,11 @@ with one libvips thread.`,
 			if err := o.load(cmd.Flags()); err != nil {
 				return err
 			}
-			return process(cmd.Context(), cmd.OutOrStdout(), o.config(), preset, files, repeat, max(threads, 1), outDir)
+			return process(cmd.Context(), cmd.OutOrStdout(), o.config(), sourceType, files, repeat, max(threads, 1), outDir)
 		},
 	}
 	o.addFlags(cmd.Flags(), false)
-	cmd.Flags().StringVar(&preset, "preset", "gallery", "source type whose variants to make")
+	cmd.Flags().StringVar(&sourceType, "source-type", "gallery", "source type whose variants to make")
 	cmd.Flags().IntVar(&repeat, "repeat", 1, "process every file this many times (for benchmarks)")
 	cmd.Flags().IntVar(&threads, "threads", 1, "images processed at once")
 	cmd.Flags().StringVar(&outDir, "out", "", "write the outputs to DIR/FILE/NAME.EXT")
@@ -59,7 +59,7 @@ type processLine struct {
 	Sizes       map[string][2]int `json:"sizes"`
 }
 
-func process(ctx context.Context, stdout io.Writer, cfg ximagepipeline.Config, preset string, files []string, repeat, threads int, outDir string) error {
+func process(ctx context.Context, stdout io.Writer, cfg ximagepipeline.Config, sourceType string, files []string, repeat, threads int, outDir string) error {
 	srcs := make([][]byte, len(files))
 	for i, f := range files {
 		b, err := os.ReadFile(f)
@@ -69,7 +69,7 @@ func process(ctx context.Context, stdout io.Writer, cfg ximagepipeline.Config, p
 		srcs[i] = b
 	}
 	// Warm up once (libvips start-up) outside the timing.
-	if _, err := ximagepipeline.ProcessImage(ctx, cfg, preset, srcs[0]); err != nil {
+	if _, err := ximagepipeline.ProcessImage(ctx, cfg, sourceType, srcs[0]); err != nil {
 		return fmt.Errorf("%s: %w", files[0], err)
 	}
 
@@ -89,7 +89,7 @@ func process(ctx context.Context, stdout io.Writer, cfg ximagepipeline.Config, p
 		go func() {
 			defer wg.Done()
 			for t := range tasks {
-				res, err := ximagepipeline.ProcessImage(ctx, cfg, preset, srcs[t.i])
+				res, err := ximagepipeline.ProcessImage(ctx, cfg, sourceType, srcs[t.i])
 				mu.Lock()
 				done++
 				bar.set(done)
@@ -126,7 +126,7 @@ func process(ctx context.Context, stdout io.Writer, cfg ximagepipeline.Config, p
 	secs := time.Since(start).Seconds()
 	n := len(files) * repeat
 	enc.Encode(map[string]any{
-		"summary": true, "preset": preset, "threads": threads, "images": n,
+		"summary": true, "sourceType": sourceType, "threads": threads, "images": n,
 		"seconds": round3(secs), "imagesPerSecond": round3(float64(n) / secs),
 	})
 	return firstErr

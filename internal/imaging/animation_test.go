@@ -8,6 +8,9 @@ import (
 	"image/color"
 	"image/gif"
 	"testing"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/vips"
+	"github.com/ximagepipeline/ximagepipeline/media"
 )
 
 // frameColours are the backgrounds of animatedGIF's frames.
@@ -62,29 +65,28 @@ func webpFrames(t *testing.T, data []byte) (anim bool, frames []webpFrame) {
 }
 
 // TestProcessAnimated checks animated WebP output: on only when asked,
-// capped at MaxFrames, every frame cut like a still, timing kept.
+// capped at the source type's MaxFrames, every frame cut like a still, timing kept.
 func TestProcessAnimated(t *testing.T) {
 	t.Parallel()
 	src := animatedGIF(t)
-	variants := []Variant{{Name: "sm", Width: 60, Height: 60, Fit: FitCover}, {Name: "md", Width: 100, Fit: FitInside}}
+	variants := []media.Variant{cover("sm", 60, 60), inside("md", 100)}
 	sizes := []size{{60, 60}, {100, 75}}
 	tests := []struct {
 		name   string
-		opts   Options
+		st     media.SourceType
 		frames int // in the WebP variants
 	}{
-		{"first frame by default", Options{}, 1},
-		{"animated", Options{Animated: true}, 3},
-		{"animated, capped", Options{Animated: true, MaxFrames: 2}, 2},
-		{"animated, with avif", Options{Animated: true, Formats: []string{"webp", "avif"}}, 3},
+		{"first frame by default", media.SourceType{}, 1},
+		{"animated", media.SourceType{Animated: true}, 3},
+		{"animated, capped", media.SourceType{Animated: true, MaxFrames: 2}, 2},
+		{"animated, with avif", media.SourceType{Animated: true, Formats: []string{"webp", "avif"}}, 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			opts := tc.opts
-			opts.Variants = variants
-			opts.KeepOriginal = true
-			res, err := Process(context.Background(), src, opts)
+			st := tc.st
+			st.StoreOriginal = true
+			res, err := run(context.Background(), src, st, variants...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,11 +118,11 @@ func TestProcessAnimated(t *testing.T) {
 	}
 
 	// An animated WebP source (one of the outputs above) keeps its frames too.
-	first, err := Process(context.Background(), src, Options{Variants: variants[1:], Animated: true})
+	first, err := run(context.Background(), src, media.SourceType{Animated: true}, variants[1:]...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Process(context.Background(), first.Variants[0].Data, Options{Variants: variants[:1], Animated: true})
+	res, err := run(context.Background(), first.Variants[0].Data, media.SourceType{Animated: true}, variants[:1]...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +148,7 @@ func TestProcessAnimated(t *testing.T) {
 		}
 		return b.Bytes()
 	}()
-	res, err = Process(context.Background(), big, Options{Variants: []Variant{{Name: "full", Width: 2000, Fit: FitInside}}, Animated: true})
+	res, err = run(context.Background(), big, media.SourceType{Animated: true}, inside("full", 2000))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,8 +157,7 @@ func TestProcessAnimated(t *testing.T) {
 	}
 
 	// A real GIF (10 frames with transparency), capped at 4 frames.
-	real, err := Process(context.Background(), readTestImage(t, "animated-loop-3.gif"),
-		Options{Variants: []Variant{{Name: "md", Width: 200, Fit: FitInside}}, Animated: true, MaxFrames: 4})
+	real, err := run(context.Background(), readTestImage(t, "animated-loop-3.gif"), media.SourceType{Animated: true, MaxFrames: 4}, inside("md", 200))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,9 +191,9 @@ func checkWebPAnimation(t *testing.T, o Output, frames int) {
 		}
 	}
 	// Decode every frame and check its colour.
-	buf := newCBuffer(o.Data)
-	defer buf.free()
-	img, a, err := decodeFrames(buf, o.Width, plainRGB, frames)
+	buf := vips.NewBuffer(o.Data)
+	defer buf.Free()
+	img, a, err := vips.DecodeFrames(buf, "webp", o.Width, vips.PlainRGB, frames)
 	if err != nil {
 		t.Fatal(err)
 	}

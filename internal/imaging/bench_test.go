@@ -3,31 +3,26 @@ package imaging
 import (
 	"context"
 	"testing"
-)
 
-// galleryPreset is the contract's gallery source type.
-var galleryPreset = Options{
-	Variants: []Variant{
-		{Name: "md", Width: 400, Fit: FitInside},
-		{Name: "lg", Width: 800, Fit: FitInside},
-		{Name: "xl", Width: 1200, Fit: FitInside},
-	},
-	Quality:      82,
-	KeepOriginal: true,
-}
+	"github.com/ximagepipeline/ximagepipeline/media"
+)
 
 // BenchmarkProcessGallery compares with the sharp reference script
 // (shared/bench/sharp-reference, --preset gallery --threads 1) on the
-// same photo; run both one after the other and compare images/s.
+// same photo; run both one after the other and compare images/s. It runs
+// the contract's gallery source type at our WebP effort and at libwebp's
+// default.
 func BenchmarkProcessGallery(b *testing.B) {
 	src := readTestImage(b, "2569067123_aca715a2ee_o.jpg")
-	Start(Config{Concurrency: 1}) // TestMain's config wins under go test; both use 1 thread
-	fast := galleryPreset
-	fast.WebPEffort = 2
-	for name, opts := range map[string]Options{"effort4": galleryPreset, "effort2": fast} {
+	gallery := media.DefaultSourceTypes()["gallery"]
+	for name, effort := range map[string]int{"effort4": 4, "effort2": DefaultWebPEffort} {
+		p, err := NewProcessor(Config{WebPEffort: effort})
+		if err != nil {
+			b.Fatal(err)
+		}
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := Process(context.Background(), src, opts); err != nil {
+				if _, err := p.Process(context.Background(), src, gallery); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -44,13 +39,5 @@ func BenchmarkFocalPoint(b *testing.B) {
 	thumb := decodeForTest(b, src, blurSize)
 	for b.Loop() {
 		focalPoint(thumb)
-	}
-}
-
-// BenchmarkCountJPEGScans is the guard's pass over every JPEG job's bytes.
-func BenchmarkCountJPEGScans(b *testing.B) {
-	src := readTestImage(b, "2569067123_aca715a2ee_o.jpg")
-	for b.Loop() {
-		countJPEGScans(src)
 	}
 }

@@ -3,6 +3,8 @@ package imaging
 import (
 	"image"
 	"math"
+
+	"github.com/ximagepipeline/ximagepipeline/media"
 )
 
 // The focal point is estimated on the BlurHash thumbnail (blurSize = 32 px
@@ -66,9 +68,9 @@ var skinColour = [3]float64{0.78, 0.57, 0.44}
 
 // focalPoint returns the subject's position in img, 0..1 from the top
 // left; the centre when nothing stands out.
-func focalPoint(img *image.RGBA) Point {
+func focalPoint(img *image.RGBA) media.Point {
 	w, h := img.Bounds().Dx(), img.Bounds().Dy()
-	centre := Point{X: 0.5, Y: 0.5}
+	centre := media.Centre
 	if w < 3 || h < 3 {
 		return centre
 	}
@@ -144,7 +146,7 @@ func focalPoint(img *image.RGBA) Point {
 			}
 		}
 	}
-	return Point{
+	return media.Point{
 		X: 0.5 + trust*(sx/sum/float64(w)-0.5),
 		Y: 0.5 + trust*(sy/sum/float64(h)-0.5),
 	}

@@ -9,11 +9,12 @@ import (
 	"testing"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
+	"github.com/ximagepipeline/ximagepipeline/media"
 )
 
-var avatarPreset = []Variant{
-	{Name: "xs", Width: 64, Height: 64, Fit: FitCover},
-	{Name: "sm", Width: 150, Height: 150, Fit: FitCover},
+var avatarPreset = []media.Variant{
+	cover("xs", 64, 64),
+	cover("sm", 150, 150),
 }
 
 // subjectPicture is a flat, dull background of w x h with one subject
@@ -77,28 +78,28 @@ func TestProcessFocalPoint(t *testing.T) {
 	tests := []struct {
 		name      string
 		src       []byte
-		want      Point
+		want      media.Point
 		isSubject func(color.RGBA) bool
 		share     float64 // of the subject in a square crop of the whole height (or width)
 	}{
 		{
 			name:      "saturated detail near the right edge",
-			src:       makeJPEG(subjectPicture(900, 300, 765, 150, 70, false, checkered), 1),
-			want:      Point{X: 0.85, Y: 0.5},
+			src:       testimages.TaggedJPEG(subjectPicture(900, 300, 765, 150, 70, false, checkered), 1),
+			want:      media.Point{X: 0.85, Y: 0.5},
 			isSubject: isSaturated,
 			share:     math.Pi * 70 * 70 / (300 * 300),
 		},
 		{
 			name:      "face near the top of a portrait",
-			src:       makeJPEG(subjectPicture(300, 900, 150, 170, 60, false, face(60)), 1),
-			want:      Point{X: 0.5, Y: 170.0 / 900},
+			src:       testimages.TaggedJPEG(subjectPicture(300, 900, 150, 170, 60, false, face(60)), 1),
+			want:      media.Point{X: 0.5, Y: 170.0 / 900},
 			isSubject: isSkin,
 			share:     math.Pi * 60 * 60 * 0.85 / (300 * 300), // less the eyes and mouth
 		},
 		{
 			name:      "subject on transparency near the left",
 			src:       testimages.PNG(subjectPicture(900, 300, 120, 150, 70, true, checkered)),
-			want:      Point{X: 120.0 / 900, Y: 0.5},
+			want:      media.Point{X: 120.0 / 900, Y: 0.5},
 			isSubject: isSaturated,
 			share:     math.Pi * 70 * 70 / (300 * 300),
 		},
@@ -106,7 +107,7 @@ func TestProcessFocalPoint(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			res, err := Process(context.Background(), tc.src, Options{Variants: avatarPreset})
+			res, err := run(context.Background(), tc.src, media.SourceType{}, avatarPreset...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,7 +134,7 @@ func TestProcessFocalPoint(t *testing.T) {
 
 			// The same image through another preset (the thumbnail made
 			// from an inside variant instead of the base) agrees.
-			other, err := Process(context.Background(), tc.src, Options{Variants: []Variant{{Name: "md", Width: 400, Fit: FitInside}}})
+			other, err := run(context.Background(), tc.src, media.SourceType{}, inside("md", 400))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,7 +150,7 @@ func TestProcessFocalPoint(t *testing.T) {
 func TestFocalPointNoSubject(t *testing.T) {
 	t.Parallel()
 	flat := subjectPicture(64, 48, -100, -100, 1, false, checkered)
-	if got := focalPoint(flat); got != (Point{X: 0.5, Y: 0.5}) {
+	if got := focalPoint(flat); got != (media.Point{X: 0.5, Y: 0.5}) {
 		t.Errorf("flat picture: focal point %v, want the centre", got)
 	}
 	// The quadrants picture is symmetric but for its colours: near the centre.
@@ -163,9 +164,9 @@ func TestFocalPointNoSubject(t *testing.T) {
 func TestFocalPointStable(t *testing.T) {
 	t.Parallel()
 	for _, kind := range []string{"Landscape", "Portrait"} {
-		var pts []Point
+		var pts []media.Point
 		for o := 1; o <= 8; o++ {
-			res, err := Process(context.Background(), readTestImage(t, fmt.Sprintf("%s_%d.jpg", kind, o)), Options{Variants: avatarPreset})
+			res, err := run(context.Background(), readTestImage(t, fmt.Sprintf("%s_%d.jpg", kind, o)), media.SourceType{}, avatarPreset...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
+	"github.com/ximagepipeline/ximagepipeline/media"
 )
 
 // iccpChunk returns the whole iCCP chunk (length, type, data, CRC) of a PNG.
@@ -95,9 +96,7 @@ func TestProcessDisplayP3(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			res, err := Process(context.Background(), tc.src, Options{
-				Variants: []Variant{{Name: "md", Width: 400, Fit: FitInside}}, Formats: []string{"webp", "avif"}, KeepOriginal: true,
-			})
+			res, err := run(context.Background(), tc.src, media.SourceType{Formats: []string{"webp", "avif"}, StoreOriginal: true}, inside("md", 400))
 			if err != nil {
 				t.Fatal(err)
 			}

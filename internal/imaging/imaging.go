@@ -1,73 +1,152 @@
-// Package imaging is everything the pipeline does with pixels: it sniffs
-// and reads headers of uploads (pure Go, before any decode), and turns an
-// accepted upload into upright, sRGB, metadata-free variants with the facts
-// the Media row needs (size, aspect ratio, BlurHash, focal point).
+// Package imaging turns an accepted upload into what its source type asks
+// for: upright, sRGB, metadata-free variants, the original, and the facts
+// the media row needs (size, aspect ratio, BlurHash, focal point).
 //
-// libvips does the pixel work, initialised once per process by Start.
-// Everything here is safe for concurrent use.
+// A pipeline builds one Processor from its Config; Process runs a job as a
+// list of steps (plan, decode, insides, facts, covers, original). The
+// bytes are read by package imagefile (pure Go: type, header, guards) and
+// the pixels by package vips, the libvips binding. Everything here is safe
+// for concurrent use.
 package imaging
 
 import (
 	"errors"
-	"sync"
+	"fmt"
+	"maps"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/imagefile"
+	"github.com/ximagepipeline/ximagepipeline/internal/vips"
+	"github.com/ximagepipeline/ximagepipeline/media"
 )
 
-// ErrUndecodable marks input that can never be decoded (corrupt, truncated
-// or unsupported). Callers fail the job at once instead of retrying; every
-// other error from Process may pass and is worth a retry.
-var ErrUndecodable = errors.New("imaging: image cannot be decoded")
+// ErrUndecodable marks input that can never be decoded (corrupt, truncated,
+// refused by a guard, or of a type the processor does not decode). Callers
+// fail the job at once instead of retrying; every other error from Process
+// may pass and is worth a retry. It is imagefile's error: its guards
+// refuse files before libvips sees them.
+var ErrUndecodable = imagefile.ErrUndecodable
 
 // ErrOriginalTooLarge is returned when the original, re-encoded upright
-// and in sRGB, is over Options.MaxOriginalBytes.
+// and in sRGB, is over Config.MaxOriginalBytes.
 var ErrOriginalTooLarge = errors.New("imaging: re-encoded original too large")
 
-// ErrTooManyPixels is returned when a source is over Options.MaxPixels.
+// ErrTooManyPixels is returned when a source is over Config.MaxPixels.
 var ErrTooManyPixels = errors.New("imaging: image has too many pixels")
 
-// Config tunes libvips for the whole process. The zero value is the default.
+// DefaultWebPEffort is libwebp's effort (method) when Config.WebPEffort is
+// 0: 2, not libwebp's 4. On the 2725x2225 benchmark photo (libwebp 1.2.4,
+// one thread) it encodes the 1200 px variant about 2x faster (1920 px: 175
+// against 420 ms), which is most of a gallery or hero job, for files 3-4%
+// larger at equal SSIM on the large variants (xl at q82: 121 340 bytes,
+// SSIM 0.9394 against 116 760 and 0.9393 at effort 4; sharp 117 156 and
+// 0.9396). Effort 3 costs as much as 4 in this libwebp (both use the
+// RD-optimising token loop) for the same bytes. The measurements and the
+// reasoning are in docs/performance.md.
+const DefaultWebPEffort = 2
+
+// Config is what one pipeline asks of processing. The zero value decodes
+// the default types into the contract's variants, without limits.
 type Config struct {
-	// Concurrency is the number of libvips threads per operation. Default 1:
-	// the worker pool already runs one job per CPU, and more threads per
-	// image only add contention.
-	Concurrency int
-	// AllowHEIF lets the HEIF loader (AVIF and HEIC) run. Default false:
-	// libheif is a large attack surface and these formats are opt-in.
-	AllowHEIF bool
+	// Variants is the table that source types name their variants from.
+	// Default media.DefaultVariants().
+	Variants map[string]media.VariantSpec
+	// AllowedTypes are the sniffed MIME types this processor decodes;
+	// anything else is ErrUndecodable before libvips sees a byte of it.
+	// Default media.DefaultAllowedTypes() (JPEG, PNG, WebP, GIF). Listing
+	// AVIF or HEIC unblocks libheif's loader in libvips, which is one per
+	// process; processors that do not list them still refuse them.
+	AllowedTypes []string
+	// MaxPixels refuses, before any decode, a source whose width x height
+	// x frames is larger (ErrTooManyPixels). Default 0: no limit. The
+	// upload checks the same from the header when it can; this catches
+	// what it could not.
+	MaxPixels int64
+	// MaxOriginalBytes refuses a re-encoded original larger than this
+	// (ErrOriginalTooLarge). Default 0: no limit. A small file can decode
+	// to a picture that no encoder compresses back as well (a 449 KB PNG
+	// made a 400 MB original).
+	MaxOriginalBytes int64
+	// WebPEffort is libwebp's CPU effort (method), 1-6. Default 2
+	// (DefaultWebPEffort) when 0; sharp and libvips default to 4.
+	WebPEffort int
 }
 
-// DefaultConcurrency is the number of libvips threads per operation used
-// when Config.Concurrency is 0.
-const DefaultConcurrency = 1
+// withDefaults returns a copy of c with its empty fields set and its
+// variant specs defaulted.
+func (c Config) withDefaults() Config {
+	if c.Variants == nil {
+		c.Variants = media.DefaultVariants()
+	}
+	variants := make(map[string]media.VariantSpec, len(c.Variants))
+	for name, v := range c.Variants {
+		variants[name] = v.WithDefaults()
+	}
+	c.Variants = variants
+	if len(c.AllowedTypes) == 0 {
+		c.AllowedTypes = media.DefaultAllowedTypes()
+	}
+	if c.WebPEffort == 0 {
+		c.WebPEffort = DefaultWebPEffort
+	}
+	return c
+}
 
-var (
-	startOnce sync.Once
-	started   Config
-	startErr  error
-)
-
-// Start initialises libvips once per process; later calls, with any
-// config, do nothing (the first config wins). Process calls it with the
-// default config if nobody did before.
-//
-// It sets the threads per operation, disables the libvips operation cache
-// (uploads are never processed twice, and a cache would pin their buffers
-// in memory), silences libvips warnings (errors are returned, not logged),
-// and blocks every loader except JPEG, PNG, WebP, GIF and, when allowed,
-// HEIF, so that a file that sniffs as an image but is really something
-// else (SVG, PDF, TIFF, vips, matrix...) can never reach a parser.
-func Start(cfg Config) {
-	startOnce.Do(func() {
-		if cfg.Concurrency <= 0 {
-			cfg.Concurrency = DefaultConcurrency
+func (c Config) validate() error {
+	for name, v := range c.Variants {
+		if err := v.Validate(); err != nil {
+			return fmt.Errorf("imaging: variant %q: %w", name, err)
 		}
-		started = cfg
-		startErr = startVips(cfg)
-	})
+	}
+	if err := media.ValidateAllowedTypes(c.AllowedTypes); err != nil {
+		return fmt.Errorf("imaging: %w", err)
+	}
+	if c.WebPEffort < 1 || c.WebPEffort > 6 {
+		return fmt.Errorf("imaging: WebP effort %d not in 1-6", c.WebPEffort)
+	}
+	if c.MaxPixels < 0 || c.MaxOriginalBytes < 0 {
+		return fmt.Errorf("imaging: MaxPixels %d and MaxOriginalBytes %d must not be negative", c.MaxPixels, c.MaxOriginalBytes)
+	}
+	return nil
 }
 
-// ready starts libvips with the default config if needed and reports
-// whether it could start.
-func ready() (Config, error) {
-	Start(Config{})
-	return started, startErr
+// Processor processes images for one pipeline: its variants, its allowed
+// types and its limits. Build it with NewProcessor; it is safe for
+// concurrent use.
+type Processor struct {
+	cfg     Config
+	allowed map[string]bool // format names (media.Format.Name) decoded
 }
+
+// NewProcessor validates cfg and starts libvips if nobody did before. What
+// libvips holds for the whole process (its threads, no cache, the loaders
+// it may run) is the same for every processor, except that the loader of
+// each type a processor allows is unblocked; what differs between
+// pipelines (allowed types, variants, limits) is checked by each
+// processor on every job.
+func NewProcessor(cfg Config) (*Processor, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	p := &Processor{cfg: cfg, allowed: map[string]bool{}}
+	for _, t := range cfg.AllowedTypes {
+		f, _ := media.FormatOf(t) // validated
+		if err := vips.EnableLoader(f.Name); err != nil {
+			return nil, err
+		}
+		p.allowed[f.Name] = true
+	}
+	return p, nil
+}
+
+// Config returns the processor's config, defaults filled in.
+func (p *Processor) Config() Config {
+	c := p.cfg
+	c.Variants = maps.Clone(c.Variants)
+	c.AllowedTypes = append([]string(nil), c.AllowedTypes...)
+	return c
+}
+
+// Memory reports the bytes libvips has allocated for pixels now, and the
+// most it has held at once since start-up (for metrics).
+func Memory() (current, peak int64) { return vips.Memory() }

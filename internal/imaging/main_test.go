@@ -3,16 +3,22 @@ package imaging
 import (
 	"os"
 	"testing"
+
+	"github.com/ximagepipeline/ximagepipeline/internal/vips"
 )
 
-// noHEIFEnv, when set, makes the test binary start libvips without HEIF:
-// TestProcessHEIFDisabled runs itself again that way, since the first
-// Start of a process wins.
-const noHEIFEnv = "IMAGING_TEST_NO_HEIF"
+// freshEnv, when set, makes the test binary leave libvips alone until a
+// test starts it: inFreshProcess runs a test again that way, for tests of
+// what the first processor of a process sets up.
+const freshEnv = "IMAGING_TEST_FRESH"
 
-// TestMain starts libvips once with HEIF allowed, so that the AVIF tests
-// run whatever order the parallel tests start in.
+// TestMain unblocks the HEIF loader, so that the tests can decode the AVIF
+// outputs they make whatever order they run in.
 func TestMain(m *testing.M) {
-	Start(Config{AllowHEIF: os.Getenv(noHEIFEnv) == ""})
+	if os.Getenv(freshEnv) == "" {
+		if err := vips.EnableLoader("avif"); err != nil {
+			panic(err)
+		}
+	}
 	os.Exit(m.Run())
 }

@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	"testing"
 
+	"github.com/ximagepipeline/ximagepipeline/internal/imagefile"
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 )
 
@@ -15,6 +16,10 @@ import (
 // by maxSide and never enlarged, a JPEG without metadata, alpha on white.
 func TestModerationImage(t *testing.T) {
 	t.Parallel()
+	p, err := NewProcessor(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	transparent := image.NewNRGBA(image.Rect(0, 0, 300, 200))
 	for i := 3; i < len(transparent.Pix); i += 4 {
 		transparent.Pix[i] = 0 // fully transparent: must become white, not black
@@ -25,22 +30,22 @@ func TestModerationImage(t *testing.T) {
 		maxSide      int
 		wantW, wantH int
 	}{
-		{"landscape shrunk", makeJPEG(testimages.Quadrants(1200, 800), 1), 512, 512, 341},
-		{"portrait shrunk", makeJPEG(testimages.Quadrants(800, 1200), 1), 512, 341, 511}, // 1200 * 341/800, rounded
-		{"rotated 6 swaps axes", makeJPEG(testimages.Stored(testimages.Quadrants(1200, 800), 6), 6), 512, 512, 341},
-		{"rotated 8 swaps axes", makeJPEG(testimages.Stored(testimages.Quadrants(800, 1200), 8), 8), 300, 200, 300},
-		{"small never enlarged", makeJPEG(testimages.Stored(testimages.Quadrants(120, 90), 3), 3), 512, 120, 90},
+		{"landscape shrunk", testimages.TaggedJPEG(testimages.Quadrants(1200, 800), 1), 512, 512, 341},
+		{"portrait shrunk", testimages.TaggedJPEG(testimages.Quadrants(800, 1200), 1), 512, 341, 511}, // 1200 * 341/800, rounded
+		{"rotated 6 swaps axes", testimages.TaggedJPEG(testimages.Stored(testimages.Quadrants(1200, 800), 6), 6), 512, 512, 341},
+		{"rotated 8 swaps axes", testimages.TaggedJPEG(testimages.Stored(testimages.Quadrants(800, 1200), 8), 8), 300, 200, 300},
+		{"small never enlarged", testimages.TaggedJPEG(testimages.Stored(testimages.Quadrants(120, 90), 3), 3), 512, 120, 90},
 		{"png with alpha", testimages.PNG(transparent), 512, 300, 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			out, err := ModerationImage(tt.src, tt.maxSide, 0)
+			out, err := p.ModerationImage(tt.src, tt.maxSide)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if Sniff(out) != "image/jpeg" {
-				t.Fatalf("output is %s, want image/jpeg", Sniff(out))
+			if imagefile.Sniff(out) != "image/jpeg" {
+				t.Fatalf("output is %s, want image/jpeg", imagefile.Sniff(out))
 			}
 			assertNoMetadata(t, "jpeg", out)
 			img, err := jpeg.Decode(bytes.NewReader(out))
@@ -65,11 +70,15 @@ func TestModerationImage(t *testing.T) {
 
 func TestModerationImageRefusesUndecodable(t *testing.T) {
 	t.Parallel()
+	p, err := NewProcessor(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, src := range map[string][]byte{
 		"text":      []byte("not an image at all"),
-		"truncated": makeJPEG(testimages.Quadrants(64, 64), 1)[:300],
+		"truncated": testimages.TaggedJPEG(testimages.Quadrants(64, 64), 1)[:300],
 	} {
-		if _, err := ModerationImage(src, 512, 0); !errors.Is(err, ErrUndecodable) {
+		if _, err := p.ModerationImage(src, 512); !errors.Is(err, ErrUndecodable) {
 			t.Errorf("%s: err = %v, want ErrUndecodable", name, err)
 		}
 	}

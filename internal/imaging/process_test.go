@@ -12,14 +12,19 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ximagepipeline/ximagepipeline/internal/imagefile"
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
+	"github.com/ximagepipeline/ximagepipeline/media"
 )
 
-var testVariants = []Variant{
-	{Name: "xs", Width: 64, Height: 64, Fit: FitCover},
-	{Name: "sm", Width: 150, Height: 150, Fit: FitCover},
-	{Name: "md", Width: 400, Fit: FitInside},
+var testVariants = []media.Variant{
+	cover("xs", 64, 64),
+	cover("sm", 150, 150),
+	inside("md", 400),
 }
+
+// galleryVariants are the contract's gallery source type's: md, lg, xl.
+var galleryVariants = media.DefaultSourceTypes()["gallery"].Resolve(media.DefaultVariants())
 
 // size is an output's expected width and height.
 type size struct{ W, H int }
@@ -45,7 +50,7 @@ func TestProcessGenerated(t *testing.T) {
 	// A comment extension just before the trailer.
 	gifSrc := append(gifBuf.Bytes()[:gifBuf.Len()-1], append([]byte{0x21, 0xFE, 14}, "comment-secret\x00\x3B"...)...)
 
-	webpRes, err := Process(context.Background(), testimages.PNG(small), Options{Variants: []Variant{{Name: "x", Width: 100, Fit: FitInside}}})
+	webpRes, err := run(context.Background(), testimages.PNG(small), media.SourceType{}, inside("x", 100))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,9 +66,9 @@ func TestProcessGenerated(t *testing.T) {
 		originalSize size
 		lossless     bool // original kept byte-for-byte except metadata
 	}{
-		{"jpeg 600x400", makeJPEG(photo, 1), "jpeg", 600, 400, []size{{64, 64}, {150, 150}, {400, 267}}, size{600, 400}, true},
+		{"jpeg 600x400", testimages.TaggedJPEG(photo, 1), "jpeg", 600, 400, []size{{64, 64}, {150, 150}, {400, 267}}, size{600, 400}, true},
 		// Rotated: the original is re-encoded upright.
-		{"jpeg 600x400 orientation 6", makeJPEG(testimages.Stored(photo, 6), 6), "jpeg", 600, 400, []size{{64, 64}, {150, 150}, {400, 267}}, size{600, 400}, false},
+		{"jpeg 600x400 orientation 6", testimages.TaggedJPEG(testimages.Stored(photo, 6), 6), "jpeg", 600, 400, []size{{64, 64}, {150, 150}, {400, 267}}, size{600, 400}, false},
 		// Never enlarge: md keeps 100x80, sm is the largest centred square.
 		{"png 100x80", testimages.PNG(small), "png", 100, 80, []size{{64, 64}, {80, 80}, {100, 80}}, size{100, 80}, true},
 		{"gif animated", gifSrc, "gif", 100, 80, []size{{64, 64}, {80, 80}, {100, 80}}, size{100, 80}, true},
@@ -72,7 +77,7 @@ func TestProcessGenerated(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			res, err := Process(context.Background(), tc.src, Options{Variants: testVariants, KeepOriginal: true})
+			res, err := run(context.Background(), tc.src, media.SourceType{StoreOriginal: true}, testVariants...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +116,7 @@ func TestProcessGenerated(t *testing.T) {
 // that it carries no metadata.
 func checkOutput(t *testing.T, o Output, format string, want size) {
 	t.Helper()
-	h, err := ReadHeader(bytes.NewReader(o.Data))
+	h, err := imagefile.ReadHeader(bytes.NewReader(o.Data))
 	if err != nil {
 		t.Fatalf("%s: %v", o.Name, err)
 	}
@@ -148,8 +153,7 @@ func TestProcessOrientations(t *testing.T) {
 	for o := 1; o <= 8; o++ {
 		t.Run(fmt.Sprint(o), func(t *testing.T) {
 			t.Parallel()
-			res, err := Process(context.Background(), makeJPEG(testimages.Stored(upright, o), o),
-				Options{Variants: []Variant{{Name: "md", Width: 400, Fit: FitInside}}, KeepOriginal: true})
+			res, err := run(context.Background(), testimages.TaggedJPEG(testimages.Stored(upright, o), o), media.SourceType{StoreOriginal: true}, inside("md", 400))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,7 +173,7 @@ func TestProcessRealOrientations(t *testing.T) {
 	t.Parallel()
 	for _, kind := range []string{"Landscape", "Portrait"} {
 		ref := readTestImage(t, kind+"_1.jpg")
-		refRes, err := Process(context.Background(), ref, Options{Variants: []Variant{{Name: "t", Width: 48, Fit: FitInside}}})
+		refRes, err := run(context.Background(), ref, media.SourceType{}, inside("t", 48))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,8 +181,7 @@ func TestProcessRealOrientations(t *testing.T) {
 		for o := 1; o <= 8; o++ {
 			t.Run(fmt.Sprintf("%s_%d", kind, o), func(t *testing.T) {
 				t.Parallel()
-				res, err := Process(context.Background(), readTestImage(t, fmt.Sprintf("%s_%d.jpg", kind, o)),
-					Options{Variants: []Variant{{Name: "t", Width: 48, Fit: FitInside}}, KeepOriginal: true})
+				res, err := run(context.Background(), readTestImage(t, fmt.Sprintf("%s_%d.jpg", kind, o)), media.SourceType{StoreOriginal: true}, inside("t", 48))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -231,21 +234,21 @@ func TestProcessRealImages(t *testing.T) {
 			src := readTestImage(t, tc.file)
 			// Re-encoding the 4096x800 AVIF original takes ~15 s with libaom.
 			keep := tc.format != "avif"
-			res, err := Process(context.Background(), src, Options{Variants: galleryPreset.Variants, Quality: 82, KeepOriginal: keep})
+			res, err := run(context.Background(), src, media.SourceType{Quality: 82, StoreOriginal: keep}, galleryVariants...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			s := res.Source
 			if s.Format != tc.format || s.Width != tc.width || s.Height != tc.height || s.ColorSpace != tc.colorSpace ||
-				s.HasAlpha != tc.alpha || s.Frames != tc.frames || s.Bytes != len(src) {
+				s.HasAlpha != tc.alpha || s.Frames != tc.frames || s.Bytes != int64(len(src)) {
 				t.Errorf("source %+v, want %s %dx%d %s alpha=%v frames=%d", s, tc.format, tc.width, tc.height, tc.colorSpace, tc.alpha, tc.frames)
 			}
-			h, err := ReadHeader(bytes.NewReader(src))
+			h, err := imagefile.ReadHeader(bytes.NewReader(src))
 			if err != nil || h.Width != s.Width || h.Height != s.Height || h.Format != s.Format {
 				t.Errorf("ReadHeader %+v %v disagrees with libvips %+v", h, err, s)
 			}
 			for i, v := range res.Variants {
-				w := min(galleryPreset.Variants[i].Width, res.Width)
+				w := min(galleryVariants[i].Width, res.Width)
 				want := size{w, max(1, int(float64(res.Height)*float64(w)/float64(res.Width)+0.5))}
 				checkOutput(t, v, "webp", want)
 			}
@@ -270,7 +273,7 @@ func TestProcessColour(t *testing.T) {
 	t.Parallel()
 	src := readTestImage(t, "Channel_digital_image_CMYK_color.jpg")
 	want := [3]float64{cmykRefR, cmykRefG, cmykRefB}
-	noProfile, err := stripJPEG(src) // drops the APP2 ICC profile, keeps Adobe APP14
+	noProfile, err := imagefile.StripMetadata("jpeg", src) // drops the APP2 ICC profile, keeps Adobe APP14
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +286,7 @@ func TestProcessColour(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			res, err := Process(context.Background(), tc.src, Options{Variants: []Variant{{Name: "md", Width: 400, Fit: FitInside}}})
+			res, err := run(context.Background(), tc.src, media.SourceType{}, inside("md", 400))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -309,7 +312,7 @@ func TestProcessUndecodable(t *testing.T) {
 		noise[i] = byte(rng.Uint32())
 	}
 	badJPEG := append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, noise...)
-	valid := makeJPEG(testimages.Quadrants(64, 64), 1)
+	valid := testimages.TaggedJPEG(testimages.Quadrants(64, 64), 1)
 	tests := map[string][]byte{
 		"empty":            nil,
 		"noise":            noise,
@@ -326,7 +329,7 @@ func TestProcessUndecodable(t *testing.T) {
 	for name, src := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Process(context.Background(), src, Options{Variants: testVariants, KeepOriginal: true})
+			_, err := run(context.Background(), src, media.SourceType{StoreOriginal: true}, testVariants...)
 			if !errors.Is(err, ErrUndecodable) {
 				t.Errorf("got %v, want ErrUndecodable", err)
 			}
@@ -340,7 +343,7 @@ func TestProcessUndecodable(t *testing.T) {
 // the variants show the damage, as a browser would.
 func TestProcessCorruptScanDecodes(t *testing.T) {
 	t.Parallel()
-	clean := makeJPEG(testimages.Quadrants(256, 256), 1)
+	clean := testimages.TaggedJPEG(testimages.Quadrants(256, 256), 1)
 	// Walk the segments to the start of scan; flip bytes halfway through the
 	// scan data, never making or breaking a 0xFF (a marker).
 	i := 2
@@ -357,12 +360,11 @@ func TestProcessCorruptScanDecodes(t *testing.T) {
 		corrupt[k] ^= 0x5A
 		flipped++
 	}
-	opts := Options{Variants: []Variant{{Name: "md", Width: 400, Fit: FitInside}}}
-	want, err := Process(context.Background(), clean, opts)
+	want, err := run(context.Background(), clean, media.SourceType{}, inside("md", 400))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := Process(context.Background(), corrupt, opts)
+	got, err := run(context.Background(), corrupt, media.SourceType{}, inside("md", 400))
 	if err != nil {
 		t.Fatalf("corrupt scan data: %v, want it decoded", err)
 	}
@@ -374,11 +376,11 @@ func TestProcessCorruptScanDecodes(t *testing.T) {
 // TestProcessConcurrent runs several images at once, as a worker pool does.
 func TestProcessConcurrent(t *testing.T) {
 	t.Parallel()
-	srcs := [][]byte{makeJPEG(testimages.Stored(testimages.Quadrants(300, 200), 6), 6), testimages.PNG(testimages.Quadrants(200, 300))}
+	srcs := [][]byte{testimages.TaggedJPEG(testimages.Stored(testimages.Quadrants(300, 200), 6), 6), testimages.PNG(testimages.Quadrants(200, 300))}
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			res, err := Process(context.Background(), srcs[i%2], Options{Variants: testVariants})
+			res, err := run(context.Background(), srcs[i%2], media.SourceType{}, testVariants...)
 			if err != nil {
 				t.Error(err)
 				return
@@ -391,32 +393,47 @@ func TestProcessConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
+// A source type or a processor config that cannot be made is a plain
+// error (not ErrUndecodable: the image is not at fault), and a cancelled
+// context stops Process.
 func TestProcessOptions(t *testing.T) {
 	t.Parallel()
 	src := testimages.PNG(testimages.Quadrants(40, 30))
-	for name, opts := range map[string]Options{
-		"bad format":  {Formats: []string{"png"}},
-		"bad quality": {Quality: 101},
-		"bad fit":     {Variants: []Variant{{Name: "x", Width: 10, Fit: "fill"}}},
-		"cover no h":  {Variants: []Variant{{Name: "x", Width: 10, Fit: FitCover}}},
+	md := inside("md", 10)
+	for name, tc := range map[string]struct {
+		cfg      Config
+		st       media.SourceType
+		variants []media.Variant
+	}{
+		"bad format":      {st: media.SourceType{Formats: []string{"png"}}, variants: []media.Variant{md}},
+		"bad quality":     {st: media.SourceType{Quality: 101}, variants: []media.Variant{md}},
+		"no variants":     {},
+		"bad fit":         {variants: []media.Variant{{Name: "x", VariantSpec: media.VariantSpec{Width: 10, Fit: "fill"}}}},
+		"cover no h":      {variants: []media.Variant{{Name: "x", VariantSpec: media.VariantSpec{Width: 10, Fit: media.FitCover}}}},
+		"bad WebP effort": {cfg: Config{WebPEffort: 7}, variants: []media.Variant{md}},
+		"svg allowed":     {cfg: Config{AllowedTypes: []string{"image/svg+xml"}}, variants: []media.Variant{md}},
 	} {
-		if _, err := Process(context.Background(), src, opts); err == nil || errors.Is(err, ErrUndecodable) {
+		if _, err := runWith(context.Background(), tc.cfg, src, tc.st, tc.variants...); err == nil || errors.Is(err, ErrUndecodable) {
 			t.Errorf("%s: got %v, want a plain error", name, err)
 		}
 	}
+	p, err := NewProcessor(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Process(context.Background(), src, media.SourceType{Variants: []string{"md", "nope"}}); err == nil || errors.Is(err, ErrUndecodable) {
+		t.Errorf("unknown variant: got %v, want a plain error", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Process(ctx, src, Options{Variants: testVariants}); !errors.Is(err, context.Canceled) {
+	if _, err := run(ctx, src, media.SourceType{}, testVariants...); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: got %v", err)
 	}
 }
 
 func TestProcessAVIFOutput(t *testing.T) {
 	t.Parallel()
-	res, err := Process(context.Background(), makeJPEG(testimages.Quadrants(120, 90), 1), Options{
-		Variants: []Variant{{Name: "sm", Width: 60, Height: 60, Fit: FitCover}, {Name: "md", Width: 100, Fit: FitInside}},
-		Formats:  []string{"webp", "avif"},
-	})
+	res, err := run(context.Background(), testimages.TaggedJPEG(testimages.Quadrants(120, 90), 1), media.SourceType{Formats: []string{"webp", "avif"}}, cover("sm", 60, 60), inside("md", 100))
 	if err != nil {
 		t.Fatal(err)
 	}

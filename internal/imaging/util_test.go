@@ -11,7 +11,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ximagepipeline/ximagepipeline/internal/imagefile"
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
+	"github.com/ximagepipeline/ximagepipeline/internal/vips"
+	"github.com/ximagepipeline/ximagepipeline/media"
 )
 
 // testImagesDir holds the shared real-world images (see its ATTRIBUTION.md).
@@ -38,12 +41,43 @@ var secrets = []string{testimages.CameraMake, testimages.XMPMarker, testimages.C
 // webpScriptMarker is in an unknown chunk of withWebPMetadata's files.
 const webpScriptMarker = "xip-webp-script"
 
-// makeJPEG encodes img as it is (a grey image stays one-band) and plants
-// what a camera and an editor leave: EXIF with orientation o and GPS, XMP,
-// a comment and IPTC (testimages.Metadata). The pixels are not rotated:
-// pass testimages.Stored(upright, o) for a correctly tagged photo.
-func makeJPEG(img image.Image, o int) []byte {
-	return testimages.InsertSegments(testimages.JPEG(img, 95), testimages.Metadata(o)...)
+// allTypes lists every type imaging decodes: the tests process AVIF and
+// HEIC too.
+var allTypes = []string{"image/jpeg", "image/png", "image/webp", "image/gif", "image/avif", "image/heic"}
+
+// run processes src as a pipeline whose variant table holds just variants
+// would for a source type making them all, in their order; st gives the
+// source type's other fields, and the processor decodes every type.
+func run(ctx context.Context, src []byte, st media.SourceType, variants ...media.Variant) (*Result, error) {
+	return runWith(ctx, Config{}, src, st, variants...)
+}
+
+// runWith is run with a processor of cfg (AllowedTypes: every type when
+// empty; Variants: set from variants).
+func runWith(ctx context.Context, cfg Config, src []byte, st media.SourceType, variants ...media.Variant) (*Result, error) {
+	if len(cfg.AllowedTypes) == 0 {
+		cfg.AllowedTypes = allTypes
+	}
+	cfg.Variants = map[string]media.VariantSpec{}
+	st.Variants = nil
+	for _, v := range variants {
+		cfg.Variants[v.Name] = v.VariantSpec
+		st.Variants = append(st.Variants, v.Name)
+	}
+	p, err := NewProcessor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return p.Process(ctx, src, st)
+}
+
+// inside and cover are variants of each fit.
+func inside(name string, width int) media.Variant {
+	return media.Variant{Name: name, VariantSpec: media.VariantSpec{Width: width, Fit: media.FitInside}}
+}
+
+func cover(name string, width, height int) media.Variant {
+	return media.Variant{Name: name, VariantSpec: media.VariantSpec{Width: width, Height: height, Fit: media.FitCover}}
 }
 
 // quadrantColours are the corners of testimages.Quadrants: top left, top
@@ -98,10 +132,10 @@ func withWebPMetadata(t testing.TB, simple []byte, w, h int) []byte {
 // at the given width, through the same libvips path as Process.
 func decodeForTest(t testing.TB, data []byte, width int) *image.RGBA {
 	t.Helper()
-	Start(Config{})
-	buf := newCBuffer(data)
-	defer buf.free()
-	img, err := decode(buf, width, plainRGB)
+	format, _ := media.FormatOf(imagefile.Sniff(data))
+	buf := vips.NewBuffer(data)
+	defer buf.Free()
+	img, err := vips.Decode(buf, format.Name, width, vips.PlainRGB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +220,7 @@ func readOptional(name string) []byte {
 // The inputs of the metadata tests carry every marker those tests look for
 // in the outputs, so that "no marker in the output" means removed.
 func TestInputsCarryMetadata(t *testing.T) {
-	webp, err := Process(context.Background(), testimages.PNG(testimages.Quadrants(16, 16)), Options{Variants: []Variant{{Name: "x", Width: 16, Fit: FitInside}}})
+	webp, err := run(context.Background(), testimages.PNG(testimages.Quadrants(16, 16)), media.SourceType{}, inside("x", 16))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +228,7 @@ func TestInputsCarryMetadata(t *testing.T) {
 		data    []byte
 		markers []string
 	}{
-		"jpeg": {makeJPEG(testimages.Quadrants(16, 16), 6), []string{testimages.CameraMake, testimages.XMPMarker, testimages.CommentMarker, testimages.IPTCMarker}},
+		"jpeg": {testimages.TaggedJPEG(testimages.Quadrants(16, 16), 6), []string{testimages.CameraMake, testimages.XMPMarker, testimages.CommentMarker, testimages.IPTCMarker}},
 		"png":  {testimages.PNG(testimages.Quadrants(16, 16)), []string{testimages.CameraMake, testimages.XMPMarker, testimages.TextMarker}},
 		"webp": {withWebPMetadata(t, webp.Variants[0].Data, 16, 16), []string{testimages.CameraMake, testimages.XMPMarker, webpScriptMarker}},
 	}

@@ -11,6 +11,7 @@ package testimages
 
 import (
 	"bytes"
+	"compress/zlib"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -175,6 +176,52 @@ func JPEG(img image.Image, quality int) []byte {
 		panic(err) // only an image with no pixels fails, a bug in the caller
 	}
 	return buf.Bytes()
+}
+
+// TaggedJPEG encodes img as it is at quality 95 (a grey image stays one
+// band) and plants what a camera and an editor leave: Metadata(o). The
+// pixels are not rotated: pass Stored(upright, o) for a correctly tagged
+// photo.
+func TaggedJPEG(img image.Image, o int) []byte {
+	return InsertSegments(JPEG(img, 95), Metadata(o)...)
+}
+
+// RepeatedScans returns jpg with its one scan (its SOS segment and
+// entropy-coded data) repeated n times, as in a progressive JPEG that
+// repeats a scan to make the decoder run through the image n times.
+func RepeatedScans(jpg []byte, n int) []byte {
+	sos := bytes.Index(jpg, []byte{0xFF, 0xDA})
+	eoi := bytes.LastIndex(jpg, []byte{0xFF, 0xD9})
+	if sos < 0 || eoi < sos {
+		panic("testimages: RepeatedScans: no scan in the JPEG")
+	}
+	out := append([]byte{}, jpg[:sos]...)
+	for range n {
+		out = append(out, jpg[sos:eoi]...)
+	}
+	return append(out, jpg[eoi:]...)
+}
+
+// Busy returns an image a resize can get wrong in many ways: smooth
+// gradients, hard edges, a one-pixel grid and noise, in every channel
+// differently.
+func Busy(w, h int, seed uint64) *image.RGBA {
+	r := rand.New(rand.NewPCG(seed, 1))
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			c := color.RGBA{uint8(x * 255 / max(1, w-1)), uint8(y * 255 / max(1, h-1)), 0, 255}
+			if (x/7+y/5)%2 == 0 {
+				c.B = 230
+			}
+			if x%9 == 0 || y%11 == 0 {
+				c.R, c.G = 255-c.R, 20
+			}
+			c.G += uint8(r.IntN(24))
+			img.SetRGBA(x, y, c)
+		}
+	}
+	return img
 }
 
 // GPS is a position for the EXIF GPS IFD, in degrees; positive is north
@@ -426,6 +473,23 @@ func AnimatedGIF(w, h int, colors ...color.Color) []byte {
 		panic(err)
 	}
 	return buf.Bytes()
+}
+
+// TextBombPNG returns png (as PNG makes it) with n zTXt chunks after its
+// IHDR, each inflating to 4 MiB of text: libpng inflates every one into
+// memory whole.
+func TextBombPNG(png []byte, n int) []byte {
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(bytes.Repeat([]byte("A"), 4<<20))
+	zw.Close()
+	bomb := PNGChunk("zTXt", append([]byte("Comment\x00\x00"), z.Bytes()...))
+	const afterIHDR = 8 + 25
+	out := append([]byte{}, png[:afterIHDR]...)
+	for range n {
+		out = append(out, bomb...)
+	}
+	return append(out, png[afterIHDR:]...)
 }
 
 // HugePNG returns a PNG of a few dozen bytes whose IHDR claims w x h

@@ -10,8 +10,10 @@ import (
 	"strings"
 
 	"github.com/ximagepipeline/ximagepipeline/failure"
+	"github.com/ximagepipeline/ximagepipeline/internal/imagefile"
 	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
+	"github.com/ximagepipeline/ximagepipeline/media"
 	"github.com/ximagepipeline/ximagepipeline/moderation"
 )
 
@@ -22,27 +24,44 @@ var errRejected = errors.New("rejected by moderation")
 type checked struct {
 	res     moderation.Result
 	err     error
-	skipped bool // the recipe is not moderated
+	skipped bool // the source type is not moderated
 }
 
-// startModeration has the upload checked in the background when its recipe
-// asks for it; the result arrives on the channel. stop abandons the check.
-func (w *Worker) startModeration(ctx context.Context, job store.Job, r Recipe, src []byte, attempt int) (<-chan checked, func()) {
+// policy is the moderation policy of st: its own, else the pipeline's;
+// nil when st is not moderated (no Moderator, or the policy is disabled).
+func (w *Worker) policy(st media.SourceType) *moderation.Policy {
+	if w.Moderator == nil {
+		return nil
+	}
+	p := w.Moderation
+	if st.Moderation != nil {
+		p = *st.Moderation
+	}
+	if p.Disabled {
+		return nil
+	}
+	return &p
+}
+
+// startModeration has the upload checked in the background when its
+// source type's policy asks for it; the result arrives on the channel.
+// stop abandons the check.
+func (w *Worker) startModeration(ctx context.Context, job store.Job, policy *moderation.Policy, src []byte, attempt int) (<-chan checked, func()) {
 	out := make(chan checked, 1)
-	if r.Moderation == nil || w.Moderator == nil {
+	if policy == nil || w.Moderator == nil {
 		out <- checked{skipped: true}
 		return out, func() {}
 	}
 	ctx, stop := context.WithCancel(ctx)
 	go func() {
-		res, err := w.check(ctx, job, src, attempt, r.MaxPixels)
+		res, err := w.check(ctx, job, src, attempt)
 		out <- checked{res: res, err: err}
 	}()
 	return out, stop
 }
 
-func (w *Worker) check(ctx context.Context, job store.Job, src []byte, attempt int, maxPixels int64) (moderation.Result, error) {
-	data, err := imaging.ModerationImage(src, moderation.DefaultMaxSide, maxPixels)
+func (w *Worker) check(ctx context.Context, job store.Job, src []byte, attempt int) (moderation.Result, error) {
+	data, err := w.Processor.ModerationImage(src, moderation.DefaultMaxSide)
 	if errors.Is(err, imaging.ErrUndecodable) {
 		return moderation.Result{}, undecodable(err)
 	}
@@ -52,7 +71,7 @@ func (w *Worker) check(ctx context.Context, job store.Job, src []byte, attempt i
 	img := moderation.Image{
 		Data: data, ContentType: "image/jpeg",
 		JobID: job.ID, SourceType: job.SourceType, SourceID: job.SourceID,
-		Format:  strings.TrimPrefix(imaging.Sniff(src), "image/"),
+		Format:  strings.TrimPrefix(imagefile.Sniff(src), "image/"),
 		Attempt: attempt,
 	}
 	if c, _, err := image.DecodeConfig(bytes.NewReader(data)); err == nil {
@@ -67,25 +86,25 @@ func (w *Worker) check(ctx context.Context, job store.Job, src []byte, attempt i
 	return res, nil
 }
 
-// decide applies the recipe's policy to what moderation found. When the
-// upload may be published it returns what to keep with the media (nil for
-// a recipe that is not moderated); it returns errRejected once a rejection
-// is recorded, and the provider's failure when the image could not be
-// checked (retried; on the last attempt published unchecked only if the
-// policy fails open).
-func (w *Worker) decide(ctx context.Context, job store.Job, r Recipe, c checked, attempt int, last bool) (*moderation.Review, error) {
+// decide applies the source type's policy to what moderation found. When
+// the upload may be published it returns what to keep with the media (nil
+// for a source type that is not moderated); it returns errRejected once a
+// rejection is recorded, and the provider's failure when the image could
+// not be checked (retried; on the last attempt published unchecked only if
+// the policy fails open).
+func (w *Worker) decide(ctx context.Context, job store.Job, policy *moderation.Policy, c checked, attempt int, last bool) (*moderation.Review, error) {
 	if c.skipped {
 		return nil, nil
 	}
 	log := w.Logger.With("job_id", job.ID, "attempt", attempt)
 	if c.err != nil {
-		if !errors.Is(c.err, failure.ErrModerationUnavailable) || !last || !r.Moderation.FailOpen {
+		if !errors.Is(c.err, failure.ErrModerationUnavailable) || !last || !policy.FailOpen {
 			return nil, c.err
 		}
 		log.Warn("moderation unavailable on the last attempt: publishing unchecked (fail-open)", "err", c.err)
 		return &moderation.Review{Status: moderation.Unchecked}, nil
 	}
-	d := r.Moderation.Decide(c.res)
+	d := policy.Decide(c.res)
 	if !d.Rejected {
 		review := d.Review(c.res)
 		return &review, nil

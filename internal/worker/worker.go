@@ -27,42 +27,23 @@ import (
 	"github.com/ximagepipeline/ximagepipeline/storage"
 )
 
-// Recipe is what a source type asks of processing.
-type Recipe struct {
-	Variants      []imaging.Variant
-	Quality       int
-	Formats       []string
-	StoreOriginal bool
-	// Animated and MaxFrames: see imaging.Options.
-	Animated  bool
-	MaxFrames int
-	// MaxPixels refuses larger sources before decoding them.
-	MaxPixels int64
-	// MaxOriginalBytes bounds a re-encoded original (the upload size limit).
-	MaxOriginalBytes int64
-	// Moderation is the source type's moderation policy; nil: not moderated.
-	Moderation *moderation.Policy
-}
-
-// Options is what imaging is asked for this recipe: the one translation,
-// used by the worker and by the offline process command alike.
-func (r Recipe) Options() imaging.Options {
-	return imaging.Options{Variants: r.Variants, Quality: r.Quality, Formats: r.Formats, KeepOriginal: r.StoreOriginal,
-		Animated: r.Animated, MaxFrames: r.MaxFrames, MaxPixels: r.MaxPixels, MaxOriginalBytes: r.MaxOriginalBytes}
-}
-
 // Worker processes jobs. Its exported fields must be set before use.
 type Worker struct {
 	// Jobs reads the jobs' records and records their outcomes.
 	Jobs         *jobs.Service
 	Storage      storage.Storage
 	Layout       storage.Layout
-	Recipes      map[string]Recipe // by source type
+	Processor    *imaging.Processor          // the pipeline's: its variants, allowed types and limits
+	SourceTypes  map[string]media.SourceType // the pipeline's, by name
 	MaxFileSize  int64
 	StagingGrace time.Duration
 	Logger       *slog.Logger
-	// Moderator checks the uploads of recipes with a Moderation policy.
+	// Moderator checks the uploads of moderated source types: those whose
+	// policy (their own, else Moderation) is not disabled. Default nil:
+	// nothing is moderated.
 	Moderator moderation.Moderator
+	// Moderation is the policy of source types that have none of their own.
+	Moderation moderation.Policy
 	// Tracer, when set, traces every attempt and its stages.
 	Tracer trace.Tracer
 	// Observer, when set, is told of every attempt (waiters, metrics).
@@ -202,7 +183,7 @@ func undecodable(err error) *failure.Error {
 }
 
 func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last bool) (err error) {
-	recipe, ok := w.Recipes[job.SourceType]
+	st, ok := w.SourceTypes[job.SourceType]
 	if !ok {
 		return failure.SourceTypeRemoved(job.SourceType)
 	}
@@ -214,16 +195,17 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last b
 	}
 	// Moderation looks at the image while imaging makes the variants; both
 	// end before anything is written to public paths.
-	checked, stopModeration := w.startModeration(ctx, job, recipe, src, attempt)
+	policy := w.policy(st)
+	checked, stopModeration := w.startModeration(ctx, job, policy, src, attempt)
 	defer stopModeration()
 	_, end = w.stage(ctx, "imaging")
-	res, err := imaging.Process(ctx, src, recipe.Options())
+	res, err := w.Processor.Process(ctx, src, st)
 	end(err)
 	switch {
 	case errors.Is(err, imaging.ErrTooManyPixels):
-		return failure.ImageTooLarge(recipe.MaxPixels)
+		return failure.ImageTooLarge(w.Processor.Config().MaxPixels)
 	case errors.Is(err, imaging.ErrOriginalTooLarge):
-		return failure.OriginalTooLarge(recipe.MaxOriginalBytes)
+		return failure.OriginalTooLarge(w.Processor.Config().MaxOriginalBytes)
 	case errors.Is(err, imaging.ErrUndecodable):
 		return undecodable(err)
 	}
@@ -233,7 +215,7 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last b
 	_, end = w.stage(ctx, "moderation")
 	verdict := <-checked // only the wait beyond imaging is moderation's own time
 	end(nil)
-	review, err := w.decide(ctx, job, recipe, verdict, attempt, last)
+	review, err := w.decide(ctx, job, policy, verdict, attempt, last)
 	if err != nil {
 		return err
 	}
@@ -243,13 +225,7 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last b
 	mediaID := MediaID(job.ID)
 	facts := store.MediaFacts{
 		Width: res.Width, Height: res.Height, AspectRatio: res.AspectRatio, BlurHash: res.BlurHash,
-		Format:     res.Source.Format,
-		FocalPoint: media.Point{X: res.FocalPoint.X, Y: res.FocalPoint.Y},
-		Source: media.SourceFacts{
-			Format: res.Source.Format, Bytes: int64(len(src)), Width: res.Source.Width, Height: res.Source.Height,
-			Orientation: res.Source.Orientation, HasAlpha: res.Source.HasAlpha, Frames: res.Source.Frames,
-			ColorSpace: res.Source.ColorSpace,
-		},
+		Format: res.Source.Format, FocalPoint: res.FocalPoint, Source: res.Source,
 	}
 	for _, out := range res.Variants {
 		key := w.Layout.Variant(job.SourceType, job.SourceID, mediaID, out.Name, out.Format)
@@ -350,13 +326,11 @@ func (w *Worker) Cleanup(ctx context.Context) error {
 	return err
 }
 
-// contentType is the MIME type of an output format.
+// contentType is the Content-Type of an output format, from the format
+// table.
 func contentType(format string) string {
-	switch format {
-	case "jpeg", "jpg":
-		return "image/jpeg"
-	case "heif", "heic":
-		return "image/heic"
+	if f, ok := media.FormatNamed(format); ok {
+		return f.ContentType()
 	}
-	return "image/" + format
+	return "application/octet-stream"
 }

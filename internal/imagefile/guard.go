@@ -1,4 +1,4 @@
-package imaging
+package imagefile
 
 import (
 	"bytes"
@@ -8,31 +8,32 @@ import (
 
 // Limits checked on the source's bytes before libvips sees them. Each one
 // stops a small file that would cost far more than its pixels suggest
-// (docs/imaging.md, hostile input).
+// (docs/imaging.md, hostile input); a file over one is ErrUndecodable.
 const (
-	// maxJPEGScans bounds the scans of a progressive JPEG. libjpeg runs
+	// MaxJPEGScans bounds the scans of a progressive JPEG. libjpeg runs
 	// through the whole image once per scan: a few hundred KB of repeated
 	// scans cost minutes of CPU at 100 megapixels. Encoders write 10 to 20.
-	maxJPEGScans = 100
-	// maxWebPFrames bounds the frames of an animated WebP: libwebp's
+	MaxJPEGScans = 100
+	// MaxWebPFrames bounds the frames of an animated WebP: libwebp's
 	// demuxer takes time that grows with the square of their number (11 s
 	// for 100,000 one-pixel frames). libvips reads at most 4,096 frames of
 	// a GIF.
-	maxWebPFrames = 4096
-	// maxPNGSide is libvips' limit on a side (VIPS_MAX_COORD), which it
+	MaxWebPFrames = 4096
+	// MaxPNGSide is libvips' limit on a side (VIPS_MAX_COORD), which it
 	// sets as libpng's: past it libpng only warns, and libvips fails
 	// without a message. Other formats cannot say more than 65,535.
-	maxPNGSide = 10_000_000
+	MaxPNGSide = 10_000_000
 )
 
-// guardSource checks the limits above and returns what libvips decodes:
+// Guard checks the limits above on src, a file sniffed as format (a
+// media.Format name), and returns what the decoder is given instead:
 // src itself, or for PNG a copy without text chunks (tEXt, zTXt, iTXt),
 // which are metadata only and which libpng inflates into memory whole: a
 // few hundred 10 KB zTXt chunks made gigabytes.
-func guardSource(format string, src []byte) ([]byte, error) {
+func Guard(format string, src []byte) ([]byte, error) {
 	if format == "jpeg" {
-		if n := countJPEGScans(src); n > maxJPEGScans {
-			return nil, fmt.Errorf("%w: progressive JPEG with %d scans (at most %d)", ErrUndecodable, n, maxJPEGScans)
+		if n := countJPEGScans(src); n > MaxJPEGScans {
+			return nil, fmt.Errorf("%w: progressive JPEG with %d scans (at most %d)", ErrUndecodable, n, MaxJPEGScans)
 		}
 		return src, nil
 	}
@@ -43,10 +44,10 @@ func guardSource(format string, src []byte) ([]byte, error) {
 	// exact. A header it cannot read is left to libvips to report.
 	if h, err := readHeader(bytes.NewReader(src), int64(len(src))); err == nil {
 		switch {
-		case format == "webp" && h.Frames > maxWebPFrames:
-			return nil, fmt.Errorf("%w: animated WebP with %d frames (at most %d)", ErrUndecodable, h.Frames, maxWebPFrames)
-		case format == "png" && (h.Width > maxPNGSide || h.Height > maxPNGSide):
-			return nil, fmt.Errorf("%w: PNG of %dx%d (libvips decodes at most %d pixels a side)", ErrUndecodable, h.Width, h.Height, maxPNGSide)
+		case format == "webp" && h.Frames > MaxWebPFrames:
+			return nil, fmt.Errorf("%w: animated WebP with %d frames (at most %d)", ErrUndecodable, h.Frames, MaxWebPFrames)
+		case format == "png" && (h.Width > MaxPNGSide || h.Height > MaxPNGSide):
+			return nil, fmt.Errorf("%w: PNG of %dx%d (libvips decodes at most %d pixels a side)", ErrUndecodable, h.Width, h.Height, MaxPNGSide)
 		}
 	}
 	if format == "png" {

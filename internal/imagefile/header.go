@@ -1,4 +1,4 @@
-package imaging
+package imagefile
 
 import (
 	"bufio"
@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+
+	"github.com/ximagepipeline/ximagepipeline/media"
 )
 
 // ErrBadHeader is returned by ReadHeader when it cannot find an image's
 // dimensions: not a supported image, or a broken or truncated header.
-var ErrBadHeader = errors.New("imaging: no image dimensions in header")
+var ErrBadHeader = errors.New("imagefile: no image dimensions in header")
 
 // MaxHeaderRead is the most ReadHeader reads. Dimensions sit in the first
 // bytes of every format; only large JPEG APPn segments (EXIF thumbnails,
@@ -54,7 +57,8 @@ func readHeader(r io.Reader, limit int64) (Header, error) {
 		h, err = hr.webp()
 	case "image/avif", "image/heic":
 		h, err = hr.heif()
-		h.Format = decodable[Sniff(head)]
+		f, _ := media.FormatOf(Sniff(head))
+		h.Format = f.Name
 	default:
 		return Header{}, fmt.Errorf("%w: not a supported image (%s)", ErrBadHeader, Sniff(head))
 	}
@@ -445,6 +449,54 @@ func parseIPMA(b []byte, assoc map[int][]int) {
 			}
 		}
 	}
+}
+
+// heifCodecs are the item types of coded images that libheif may have a
+// decoder for.
+var heifCodecs = map[string]bool{
+	"av01": true, "hvc1": true, "hev1": true, "avc1": true, "vvc1": true, "evc1": true,
+	"jpeg": true, "j2k1": true, "unci": true,
+}
+
+// HEIFCodecs returns the codecs of the coded images in a HEIF file (AVIF,
+// HEIC), by their item types in the primary meta box: "av01" (AV1),
+// "hvc1" (HEVC), ..., each once. libheif decodes every item with the
+// decoder of its type, whatever the file's brands say, so this tells which
+// decoders a file can reach; the brand (Sniff) does not. It returns nil
+// when the file has no readable meta box.
+func HEIFCodecs(src []byte) []string {
+	var codecs []string
+	eachBox(src, func(typ string, body []byte) {
+		if typ != "meta" || codecs != nil || len(body) < 4 {
+			return
+		}
+		codecs = []string{}
+		eachBox(body[4:], func(typ string, iinf []byte) {
+			if typ != "iinf" || len(iinf) < 6 {
+				return
+			}
+			entries := iinf[6:] // version, flags, 16-bit entry count
+			if iinf[0] != 0 {
+				entries = iinf[min(8, len(iinf)):] // 32-bit entry count
+			}
+			eachBox(entries, func(typ string, infe []byte) {
+				if typ != "infe" || len(infe) < 4 || infe[0] < 2 {
+					return // versions 0 and 1 have no item type
+				}
+				at := 4 + 2 + 2 // version and flags, 16-bit item id, protection index
+				if infe[0] >= 3 {
+					at += 2 // 32-bit item id
+				}
+				if len(infe) < at+4 {
+					return
+				}
+				if t := string(infe[at : at+4]); heifCodecs[t] && !slices.Contains(codecs, t) {
+					codecs = append(codecs, t)
+				}
+			})
+		})
+	})
+	return codecs
 }
 
 // eachBox calls fn for each box in b, stopping at the first malformed one.

@@ -1,4 +1,4 @@
-package imaging
+package imagefile
 
 import (
 	"bytes"
@@ -7,18 +7,18 @@ import (
 	"fmt"
 )
 
-// stripMetadata removes metadata from an encoded image without touching
+// StripMetadata removes metadata from an encoded image without touching
 // its pixels: it is much faster than decoding and re-encoding, and
 // lossless. It only removes; callers must know the pixels need no change
 // (upright, 8-bit sRGB, no ICC profile).
-func stripMetadata(format string, src []byte) ([]byte, error) {
+func StripMetadata(format string, src []byte) ([]byte, error) {
 	switch format {
 	case "jpeg":
 		return stripJPEG(src)
 	case "png":
 		return stripPNG(src)
 	case "webp":
-		return stripWebP(src)
+		return StripWebP(src)
 	case "gif":
 		return stripGIF(src)
 	}
@@ -120,12 +120,13 @@ func stripPNG(src []byte) ([]byte, error) {
 	return nil, errStructure
 }
 
-// stripWebP keeps only the chunks that make the image (VP8X, VP8, VP8L,
+// StripWebP keeps only the chunks that make the image (VP8X, VP8, VP8L,
 // ALPH, ANIM, ANMF) and clears the EXIF, XMP and ICC flags in VP8X: EXIF,
 // XMP and anything unknown (a chunk can carry any payload, a script
 // included) is dropped. ICC profiles are only seen here when absent (see
-// Process).
-func stripWebP(src []byte) ([]byte, error) {
+// imaging.Process). The libvips binding also runs every WebP it encodes
+// through it (libvips 8.14 writes an EXIF chunk despite strip).
+func StripWebP(src []byte) ([]byte, error) {
 	if len(src) < 12 || string(src[0:4]) != "RIFF" || string(src[8:12]) != "WEBP" {
 		return nil, errStructure
 	}

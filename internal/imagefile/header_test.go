@@ -1,4 +1,4 @@
-package imaging
+package imagefile
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/gif"
 	"io"
+	"slices"
 	"testing"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
@@ -87,7 +88,7 @@ func TestReadHeader(t *testing.T) {
 		src  []byte
 		want Header
 	}{
-		{"jpeg", makeJPEG(testimages.Quadrants(60, 40), 6), Header{"jpeg", 60, 40, 1}},
+		{"jpeg", testimages.TaggedJPEG(testimages.Quadrants(60, 40), 6), Header{"jpeg", 60, 40, 1}},
 		{"jpeg after 600 KB of APP1", craftedJPEG(300, 200, 600_000), Header{"jpeg", 300, 200, 1}},
 		{"jpeg bomb 64000x64000", craftedJPEG(64000, 64000, 0), Header{"jpeg", 64000, 64000, 1}},
 		{"png", testimages.PNG(testimages.Quadrants(33, 22)), Header{"png", 33, 22, 1}},
@@ -240,7 +241,51 @@ func FuzzReadHeader(f *testing.F) {
 		}
 		// Whatever the header says, the strippers must not panic either.
 		for _, f := range []string{"jpeg", "png", "webp", "gif"} {
-			stripMetadata(f, b)
+			StripMetadata(f, b)
 		}
 	})
+}
+
+// infe is an item info entry of version 2 (16-bit id) or 3 (32-bit id).
+func infe(version byte, id int, itemType string) []byte {
+	body := []byte{version, 0, 0, 0}
+	if version >= 3 {
+		body = binary.BigEndian.AppendUint32(body, uint32(id))
+	} else {
+		body = binary.BigEndian.AppendUint16(body, uint16(id))
+	}
+	body = append(body, 0, 0) // protection index
+	return box("infe", body, []byte(itemType), []byte("\x00"))
+}
+
+func TestHEIFCodecs(t *testing.T) {
+	t.Parallel()
+	withItems := func(iinfVersion byte, items ...[]byte) []byte {
+		count := binary.BigEndian.AppendUint16(nil, uint16(len(items)))
+		if iinfVersion > 0 {
+			count = binary.BigEndian.AppendUint32(nil, uint32(len(items)))
+		}
+		iinf := box("iinf", []byte{iinfVersion, 0, 0, 0}, count, bytes.Join(items, nil))
+		return append(box("ftyp", []byte("avif"), []byte{0, 0, 0, 0}), box("meta", []byte{0, 0, 0, 0}, iinf)...)
+	}
+	for name, tc := range map[string]struct {
+		src  []byte
+		want []string
+	}{
+		"av1":                   {withItems(0, infe(2, 1, "av01"), infe(2, 2, "Exif")), []string{"av01"}},
+		"hevc grid, 32-bit ids": {withItems(1, infe(3, 1, "grid"), infe(3, 2, "hvc1"), infe(3, 3, "hvc1"), infe(3, 4, "mime")), []string{"hvc1"}},
+		"both":                  {withItems(0, infe(2, 1, "av01"), infe(2, 2, "hvc1")), []string{"av01", "hvc1"}},
+		"version 1 entries":     {withItems(0, box("infe", []byte{1, 0, 0, 0, 0, 1, 0, 0}, []byte("name\x00"))), []string{}},
+		"no item info":          {craftedHEIF("avif"), []string{}},
+		"no meta":               {box("ftyp", []byte("avif"), []byte{0, 0, 0, 0}), nil},
+	} {
+		if got := HEIFCodecs(tc.src); !slices.Equal(got, tc.want) || (got == nil) != (tc.want == nil) {
+			t.Errorf("%s: %q, want %q", name, got, tc.want)
+		}
+	}
+	if avif := readOptional("pitm.avif"); avif != nil {
+		if got := HEIFCodecs(avif); !slices.Equal(got, []string{"av01"}) {
+			t.Errorf("pitm.avif: %q, want av01", got)
+		}
+	}
 }

@@ -1,45 +1,21 @@
-package imaging
+package vips
 
 import (
 	"fmt"
 	"image"
-	"image/color"
 	"math"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 )
 
-// busy is an image that a resize can get wrong in many ways: smooth
-// gradients, hard edges, a one-pixel grid and noise, in every channel
-// differently.
-func busy(w, h int, seed uint64) *image.RGBA {
-	r := rand.New(rand.NewPCG(seed, 1))
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			c := color.RGBA{uint8(x * 255 / max(1, w-1)), uint8(y * 255 / max(1, h-1)), 0, 255}
-			if (x/7+y/5)%2 == 0 {
-				c.B = 230
-			}
-			if x%9 == 0 || y%11 == 0 {
-				c.R, c.G = 255-c.R, 20
-			}
-			c.G += uint8(r.IntN(24))
-			img.SetRGBA(x, y, c)
-		}
-	}
-	return img
-}
-
-// memoryImage decodes a lossless PNG of img into an in-memory vimage
+// memoryImage decodes a lossless PNG of img into an in-memory Image
 // (sRGB, 3 bands), the form the variant cascade resizes.
-func memoryImage(t *testing.T, img image.Image) vimage {
+func memoryImage(t *testing.T, img image.Image) Image {
 	t.Helper()
-	buf := newCBuffer(testimages.PNG(img))
-	defer buf.free()
-	v, err := decode(buf, img.Bounds().Dx(), plainRGB)
+	buf := NewBuffer(testimages.PNG(img))
+	defer buf.Free()
+	v, err := Decode(buf, "png", img.Bounds().Dx(), PlainRGB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +25,7 @@ func memoryImage(t *testing.T, img image.Image) vimage {
 
 // compare reports the mean and the largest absolute difference per
 // channel of two images of the same size and bands.
-func compare(t *testing.T, a, b vimage) (mean float64, most int) {
+func compare(t *testing.T, a, b Image) (mean float64, most int) {
 	t.Helper()
 	if a.Width() != b.Width() || a.Height() != b.Height() || a.Bands() != b.Bands() {
 		t.Fatalf("%dx%dx%d against %dx%dx%d", a.Width(), a.Height(), a.Bands(), b.Width(), b.Height(), b.Bands())
@@ -144,7 +120,7 @@ func lanczos3Reference(px []byte, w, h, bands, ow, oh int) []byte {
 func TestReduceIsLanczos3(t *testing.T) {
 	t.Parallel()
 	const w, h = 517, 389
-	src := memoryImage(t, busy(w, h, 7))
+	src := memoryImage(t, testimages.Busy(w, h, 7))
 	px, err := src.Pixels()
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +164,7 @@ func TestReduceIsLanczos3(t *testing.T) {
 // source rows and taps.
 func TestResizeBeyondReduceMax(t *testing.T) {
 	t.Parallel()
-	src := memoryImage(t, busy(517, 389, 9))
+	src := memoryImage(t, testimages.Busy(517, 389, 9))
 	for _, size := range [][2]int{{1, 389}, {517, 1}, {1, 1}, {20, 20}} {
 		out, err := src.Resize(size[0], size[1])
 		if err != nil {
@@ -252,29 +228,29 @@ func TestFastJPEGMatchesThumbnail(t *testing.T) {
 		src   []byte
 		width int
 	}{
-		{"grey", makeJPEG(grey, 1), 300},
-		{"grey shrunk on load", makeJPEG(grey, 1), 100},
-		{"past REDUCE_MAX after shrink-on-load: thumbnail's", makeJPEG(grey, 1), 4},
+		{"grey", testimages.TaggedJPEG(grey, 1), 300},
+		{"grey shrunk on load", testimages.TaggedJPEG(grey, 1), 100},
+		{"past REDUCE_MAX after shrink-on-load: thumbnail's", testimages.TaggedJPEG(grey, 1), 4},
 	}
 	for o := 1; o <= 8; o++ {
 		cases = append(cases, struct {
 			name  string
 			src   []byte
 			width int
-		}{fmt.Sprintf("orientation %d", o), makeJPEG(testimages.Stored(testimages.Quadrants(640, 480), o), o), 333})
+		}{fmt.Sprintf("orientation %d", o), testimages.TaggedJPEG(testimages.Stored(testimages.Quadrants(640, 480), o), o), 333})
 	}
 	cases[len(cases)-1].width = 150 // 640/150 > 4: shrunk 2x on load
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			buf := newCBuffer(c.src)
-			defer buf.free()
-			fast, _, err := decodeWith(buf, c.width, plainRGB, 1, true)
+			buf := NewBuffer(c.src)
+			defer buf.Free()
+			fast, _, err := decodeWith(buf, "jpeg", c.width, PlainRGB, 1, true)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer fast.Close()
-			slow, _, err := decodeWith(buf, c.width, plainRGB, 1, false)
+			slow, _, err := decodeWith(buf, "jpeg", c.width, PlainRGB, 1, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -288,69 +264,4 @@ func TestFastJPEGMatchesThumbnail(t *testing.T) {
 			}
 		})
 	}
-}
-
-// Mutated JPEGs (upright, rotated, greyscale; random bytes overwritten,
-// cut short, a second copy of a segment) go through the whole of Process
-// with a preset that takes every path of the reduction: a variant made
-// while the JPEG decodes, others cut from it, a cover, the BlurHash.
-// Whatever the bytes, Process returns outputs of sane sizes or an error; it
-// never crashes or hangs. (Go's coverage-guided fuzzer stalls on this
-// target, so the mutations are drawn from a fixed seed instead.)
-func TestProcessMutatedJPEGs(t *testing.T) {
-	t.Parallel()
-	grey := image.NewGray(image.Rect(0, 0, 40, 30))
-	for i := range grey.Pix {
-		grey.Pix[i] = uint8(i * 5)
-	}
-	seeds := [][]byte{
-		makeJPEG(busy(64, 48, 1), 1),
-		makeJPEG(testimages.Stored(busy(64, 48, 2), 6), 6),
-		makeJPEG(grey, 3),
-	}
-	opts := Options{
-		Variants: []Variant{
-			{Name: "lg", Width: 50, Fit: FitInside},
-			{Name: "md", Width: 21, Fit: FitInside},
-			{Name: "sq", Width: 9, Height: 9, Fit: FitCover},
-		},
-		Quality:   60,
-		MaxPixels: 1 << 16, // 256x256: every input stays quick
-	}
-	r := rand.New(rand.NewPCG(42, 6))
-	ok := 0
-	for i := range 600 {
-		seed := seeds[i%len(seeds)]
-		b := append([]byte(nil), seed...)
-		switch i % 4 {
-		case 0, 1: // overwrite a few bytes, often in the headers
-			for range 1 + r.IntN(4) {
-				at := r.IntN(len(b))
-				if r.IntN(2) == 0 {
-					at = r.IntN(min(len(b), 600))
-				}
-				b[at] = byte(r.IntN(256))
-			}
-		case 2: // cut short
-			b = b[:r.IntN(len(b))]
-		case 3: // repeat a stretch
-			from := r.IntN(len(b))
-			to := min(len(b), from+1+r.IntN(200))
-			b = append(b[:to:to], append(append([]byte(nil), b[from:to]...), b[to:]...)...)
-		}
-		res, err := Process(t.Context(), b, opts)
-		if err != nil {
-			continue
-		}
-		ok++
-		for _, v := range res.Variants {
-			if v.Width < 1 || v.Height < 1 || v.Width > 256 || v.Height > 256 || len(v.Data) == 0 {
-				t.Fatalf("input %d: variant %s is %dx%d, %d bytes", i, v.Name, v.Width, v.Height, len(v.Data))
-			}
-		}
-	}
-	if ok == 0 {
-		t.Fatal("every mutated input failed: the mutations never reached the decoder")
-	}
-	t.Logf("%d of 600 mutated inputs processed, the rest refused", ok)
 }
