@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ximagepipeline/ximagepipeline/failure"
-	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
 )
 
 // metrics are the pipeline's Prometheus series, in a registry of its own
@@ -66,10 +65,10 @@ func newMetrics(p *Pipeline) *metrics {
 	})
 	vipsMem := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ximagepipeline_libvips_memory_bytes", Help: "Bytes libvips holds for pixels now.",
-	}, func() float64 { cur, _ := imaging.Memory(); return float64(cur) })
+	}, func() float64 { cur, _ := libvipsMemory(); return float64(cur) })
 	vipsPeak := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ximagepipeline_libvips_memory_peak_bytes", Help: "Most bytes libvips has held for pixels at once.",
-	}, func() float64 { _, peak := imaging.Memory(); return float64(peak) })
+	}, func() float64 { _, peak := libvipsMemory(); return float64(peak) })
 	m.registry.MustRegister(m.uploads, m.uploadSeconds, m.attempts, m.attemptTime, m.stageTime, m.inFlight, depth, vipsMem, vipsPeak,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

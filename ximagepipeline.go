@@ -25,11 +25,9 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
 	"github.com/ximagepipeline/ximagepipeline/internal/jobs"
 	"github.com/ximagepipeline/ximagepipeline/internal/queue"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
-	"github.com/ximagepipeline/ximagepipeline/internal/worker"
 	"github.com/ximagepipeline/ximagepipeline/moderation"
 	"github.com/ximagepipeline/ximagepipeline/storage"
 	"github.com/ximagepipeline/ximagepipeline/storage/local"
@@ -130,15 +128,6 @@ func New(ctx context.Context, cfg Config) (_ *Pipeline, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	// Only a process that runs workers starts libvips: an API-only server
-	// never decodes.
-	var proc *imaging.Processor
-	if !cfg.DisableWorkers {
-		if proc, err = newProcessor(cfg); err != nil {
-			return nil, err
-		}
-	}
-
 	p := &Pipeline{cfg: cfg, storage: cfg.Storage, tracer: cfg.TracerProvider.Tracer("github.com/ximagepipeline/ximagepipeline"), uploadSlots: make(chan struct{}, cfg.MaxConcurrentUploads), layout: storage.Layout{
 		Staging: cfg.StagingPath, Media: cfg.MediaPath, Originals: cfg.OriginalsPath,
 	}}
@@ -166,10 +155,13 @@ func New(ctx context.Context, cfg Config) (_ *Pipeline, err error) {
 		return nil, err
 	}
 	p.store = st
-	w := &worker.Worker{
-		Storage: p.storage, Layout: p.layout, Processor: proc, SourceTypes: cfg.SourceTypes,
-		MaxFileSize: cfg.MaxFileSize, StagingGrace: cfg.StagingGrace, Logger: cfg.Logger,
-		Observer: observer{p}, Tracer: p.tracer, Moderator: cfg.Moderator, Moderation: cfg.Moderation,
+	// Only a process that runs workers builds them (and starts libvips): an
+	// API-only server never decodes, and needs no cgo (workers.go).
+	var w worker
+	if !cfg.DisableWorkers {
+		if w, err = p.newWorker(); err != nil {
+			return nil, err
+		}
 	}
 	jcfg := jobs.Config{WebhookURLs: cfg.WebhookURLs, Queue: queue.Config{
 		Work:        !cfg.DisableWorkers,
@@ -184,7 +176,9 @@ func New(ctx context.Context, cfg Config) (_ *Pipeline, err error) {
 	if err != nil {
 		return nil, err
 	}
-	w.Jobs = p.jobs
+	if w != nil {
+		w.attach(p.jobs)
+	}
 	p.commits.insert = p.jobs.Create
 	p.metrics = newMetrics(p)
 	// The workers live until Close, not until the caller's ctx ends.
@@ -194,13 +188,12 @@ func New(ctx context.Context, cfg Config) (_ *Pipeline, err error) {
 	return p, nil
 }
 
-// newProcessor builds the pipeline's imaging from cfg: its variants, the
-// types it decodes and its limits (a re-encoded original is bounded by the
-// upload size limit).
-func newProcessor(cfg Config) (*imaging.Processor, error) {
-	return imaging.NewProcessor(imaging.Config{
-		Variants: cfg.Variants, AllowedTypes: cfg.AllowedTypes, MaxPixels: cfg.MaxPixels, MaxOriginalBytes: cfg.MaxFileSize,
-	})
+// worker is what processes the jobs of a pipeline that runs workers:
+// internal/worker, in a build with cgo (workers.go).
+type worker interface {
+	queue.Handler
+	// attach gives the worker the jobs service, which needs the worker first.
+	attach(*jobs.Service)
 }
 
 // Close ends the waits (EndWaits), stops taking jobs, lets running ones

@@ -15,12 +15,15 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// buildBinary builds the command into a temporary directory.
-func buildBinary(t *testing.T) string {
+// buildBinary builds the command into a temporary directory, with env
+// added to the build's environment (CGO_ENABLED=0, say).
+func buildBinary(t *testing.T, env ...string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "ximagepipeline")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), env...)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build %v: %v\n%s", env, err, out)
 	}
 	return bin
 }

@@ -48,7 +48,7 @@ func serveCommand() *cobra.Command {
 	}
 	o.addFlags(cmd.Flags(), true)
 	a.addFlags(cmd.Flags())
-	cmd.Flags().BoolVar(&workers, "workers", true, "run workers in this process (--workers=false: API only)")
+	cmd.Flags().BoolVar(&workers, "workers", ximagepipeline.BuiltWithProcessing, "run workers in this process (--workers=false: API only; a build without cgo has no workers)")
 	return cmd
 }
 
