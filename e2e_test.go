@@ -3,6 +3,7 @@ package ximagepipeline_test
 import (
 	"bytes"
 	"cmp"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	xip "github.com/ximagepipeline/ximagepipeline"
+	"github.com/ximagepipeline/ximagepipeline/internal/placeholder"
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 )
 
@@ -39,8 +41,8 @@ type upload struct {
 // outputs are the decoded outputs of one media, by variant name and "original".
 type outputs map[string]image.Image
 
-var mediaKeys = []string{"aspectRatio", "blurhash", "createdAt", "focalPoint", "format", "height", "id", "metadata",
-	"originalUrl", "sourceId", "sourceType", "srcset", "urls", "variants", "width"}
+var mediaKeys = []string{"aspectRatio", "blurhash", "createdAt", "dominantColor", "focalPoint", "format", "height", "id", "metadata",
+	"originalUrl", "sourceId", "sourceType", "srcset", "thumbhash", "urls", "variants", "width"}
 
 const blurhashChars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~"
 
@@ -75,6 +77,7 @@ func checkMedia(e *env, u upload, raw map[string]any, variants map[string]xip.Va
 	} else if flag := blurhashChars[(4-1)+(3-1)*9]; m.BlurHash[0] != flag {
 		t.Errorf("blurhash %q does not start with the 4x3 size flag %q", m.BlurHash, flag)
 	}
+	checkPlaceholders(t, m)
 	if m.Format != u.format {
 		t.Errorf("format %q, want %q", m.Format, u.format)
 	}
@@ -612,5 +615,21 @@ func checkSrcset(t *testing.T, m xip.Media, specs map[string]xip.VariantSpec) {
 	}
 	if got := m.Srcset["webp"]; got != strings.Join(parts, ", ") || len(m.Srcset) != 1 {
 		t.Errorf("srcset %q, want webp: %q", m.Srcset, strings.Join(parts, ", "))
+	}
+}
+
+// checkPlaceholders checks the ThumbHash (it decodes to a picture of the
+// media's shape) and the dominant colour's form; their values are the
+// placeholder package's to test.
+func checkPlaceholders(t *testing.T, m xip.Media) {
+	t.Helper()
+	hash, err := base64.StdEncoding.DecodeString(m.ThumbHash)
+	if err != nil || len(hash) < 5 {
+		t.Errorf("thumbhash %q: not a base64 ThumbHash (%v)", m.ThumbHash, err)
+	} else if got, want := placeholder.ThumbHashAspectRatio(hash), float64(m.Width)/float64(m.Height); math.Abs(got-want)/want > 0.2 && want < 8 && want > 1.0/8 {
+		t.Errorf("thumbhash aspect ratio %.2f, media %dx%d (%.2f)", got, m.Width, m.Height, want)
+	}
+	if len(m.DominantColor) != 7 || m.DominantColor[0] != '#' || strings.Trim(m.DominantColor[1:], "0123456789abcdef") != "" {
+		t.Errorf("dominantColor %q, want #rrggbb", m.DominantColor)
 	}
 }

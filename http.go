@@ -349,6 +349,15 @@ func (p *Pipeline) handleGetMedia(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Pipeline) handleListMedia(w http.ResponseWriter, r *http.Request) {
+	if id := r.URL.Query().Get("similarTo"); id != "" {
+		list, err := p.SimilarTo(r.Context(), id)
+		if err != nil {
+			p.fail(w, r, err, failure.ErrInternal)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"media": list})
+		return
+	}
 	sourceType, sourceID := r.URL.Query().Get("sourceType"), r.URL.Query().Get("sourceId")
 	if sourceType == "" || sourceID == "" {
 		writeError(w, ErrMissingFields)

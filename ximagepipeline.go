@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/jobs"
+	"github.com/ximagepipeline/ximagepipeline/internal/phash"
 	"github.com/ximagepipeline/ximagepipeline/internal/queue"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
 	"github.com/ximagepipeline/ximagepipeline/moderation"
@@ -67,18 +69,25 @@ type Job struct {
 
 // Media is a processed image, ready to serve.
 type Media struct {
-	ID          string             `json:"id"`
-	SourceType  string             `json:"sourceType"`
-	SourceID    string             `json:"sourceId"`
-	URLs        map[string]string  `json:"urls"`        // variant name -> WebP URL
-	OriginalURL *string            `json:"originalUrl"` // nil when the original is not stored
-	Width       int                `json:"width"`       // after auto-orientation
-	Height      int                `json:"height"`
-	AspectRatio string             `json:"aspectRatio"` // GCD-reduced, "3:2"
-	BlurHash    string             `json:"blurhash"`
-	Format      string             `json:"format"` // of the source: jpeg, png, ...
-	FocalPoint  Point              `json:"focalPoint"`
-	Variants    map[string]Variant `json:"variants"` // name -> WebP variant; "name.avif" -> AVIF variant
+	ID          string            `json:"id"`
+	SourceType  string            `json:"sourceType"`
+	SourceID    string            `json:"sourceId"`
+	URLs        map[string]string `json:"urls"`        // variant name -> WebP URL
+	OriginalURL *string           `json:"originalUrl"` // nil when the original is not stored
+	Width       int               `json:"width"`       // after auto-orientation
+	Height      int               `json:"height"`
+	AspectRatio string            `json:"aspectRatio"` // GCD-reduced, "3:2"
+	BlurHash    string            `json:"blurhash"`
+	// ThumbHash is another placeholder (evanw's ThumbHash, base64): it
+	// keeps the aspect ratio and transparency. Empty for media made before
+	// it existed.
+	ThumbHash string `json:"thumbhash"`
+	// DominantColor is the colour of the largest group of like pixels,
+	// "#rrggbb": a background to show while anything loads.
+	DominantColor string             `json:"dominantColor"`
+	Format        string             `json:"format"` // of the source: jpeg, png, ...
+	FocalPoint    Point              `json:"focalPoint"`
+	Variants      map[string]Variant `json:"variants"` // name -> WebP variant; "name.avif" -> AVIF variant
 	// Srcset is, per variant format ("webp", "avif"), a ready srcset
 	// attribute: "url 400w, url 800w" (see srcsets).
 	Srcset   map[string]string `json:"srcset"`
@@ -281,6 +290,40 @@ func (p *Pipeline) ListMedia(ctx context.Context, sourceType, sourceID string) (
 	return out, nil
 }
 
+// SimilarMedia is a media near another one, and how near.
+type SimilarMedia struct {
+	Media
+	// Distance is how many of the 64 bits of the two perceptual hashes
+	// differ: 0-4 for the same picture re-encoded or resized, at most
+	// NearDuplicate for any match.
+	Distance int `json:"distance"`
+}
+
+// NearDuplicate is the most bits two perceptual hashes may differ by for
+// SimilarTo to call them the same picture: re-encodings, resizes and
+// small brightness changes measure 0-8, different pictures 22 and more
+// (docs/decisions.md).
+const NearDuplicate = phash.NearDuplicate
+
+// SimilarTo finds the near duplicates of a media among the media of its
+// source type (any owner): the same picture re-encoded, resized or lightly
+// edited, nearest first. It returns ErrMediaNotFound when there is no such
+// media, and no match for a flat image (its hash says nothing).
+func (p *Pipeline) SimilarTo(ctx context.Context, mediaID string) ([]SimilarMedia, error) {
+	list, err := p.store.SimilarMedia(ctx, mediaID, NearDuplicate)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrMediaNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SimilarMedia, 0, len(list))
+	for _, s := range list {
+		out = append(out, SimilarMedia{Media: *p.media(s.Media), Distance: s.Distance})
+	}
+	return out, nil
+}
+
 // DeleteMedia removes every stored object of a media, then its record;
 // ErrMediaNotFound when there is none. The jobs that made it keep their
 // history with no media.
@@ -319,6 +362,7 @@ func (p *Pipeline) media(m store.Media) *Media {
 		ID: m.ID, SourceType: m.SourceType, SourceID: m.SourceID,
 		URLs: map[string]string{}, Variants: map[string]Variant{},
 		Width: f.Width, Height: f.Height, AspectRatio: f.AspectRatio, BlurHash: f.BlurHash, Format: f.Format,
+		ThumbHash: base64.StdEncoding.EncodeToString(f.ThumbHash), DominantColor: f.DominantColor,
 		FocalPoint: f.FocalPoint,
 		Metadata:   SourceMetadata(f.Source),
 		Moderation: m.Moderation,

@@ -12,6 +12,8 @@ import (
 	"github.com/buckket/go-blurhash"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/imagefile"
+	"github.com/ximagepipeline/ximagepipeline/internal/phash"
+	"github.com/ximagepipeline/ximagepipeline/internal/placeholder"
 	"github.com/ximagepipeline/ximagepipeline/internal/vips"
 	"github.com/ximagepipeline/ximagepipeline/media"
 )
@@ -26,9 +28,15 @@ const maxAnimationPixels = 16_000_000
 // colour converted): high, because the original is the master copy.
 const originalQuality = 90
 
-// blurSize is the width of the thumbnail the BlurHash and the focal point
-// are computed from: enough for 4x3 components, tiny to compute.
+// blurSize is the width of the thumbnail the BlurHash, the ThumbHash, the
+// dominant colour and the focal point are computed from: enough for 4x3
+// components, tiny to compute.
 const blurSize = 32
+
+// hashSize is the width of the thumbnail the perceptual hash is computed
+// from: it keeps 8 frequencies a side of a 32x32 grey square, which a
+// 32 px panorama (32x8) cannot give (internal/phash).
+const hashSize = 64
 
 // Output is one encoded image.
 type Output struct {
@@ -47,6 +55,9 @@ type Result struct {
 	Width, Height int         // after auto-orientation
 	AspectRatio   string      // Width:Height reduced by their GCD, e.g. "3:2"
 	BlurHash      string      // 4x3 components
+	ThumbHash     []byte      // internal/placeholder, with alpha
+	DominantColor string      // "#rrggbb" of the largest group of like colours
+	PHash         uint64      // 64-bit perceptual hash (internal/phash); 0 for a flat image
 	FocalPoint    media.Point // the subject's centre (saliency); cover crops are centred on it
 	// Variants holds one output per variant per format, variant-major:
 	// for variants [md lg] and formats [webp avif]: md.webp, md.avif,
@@ -84,7 +95,7 @@ func (p *Processor) Process(ctx context.Context, src []byte, st media.SourceType
 		j.plan,     // every size, from the header
 		j.decode,   // once, shrunk on load to the largest size needed
 		j.insides,  // the inside variants, each cut from the smallest image big enough
-		j.facts,    // BlurHash and focal point, from the smallest whole image
+		j.facts,    // placeholders, hash and focal point, from the smallest whole image
 		j.covers,   // the cover variants, cropped around the focal point
 		j.original, // the source's bytes without metadata, or re-encoded
 	} {
@@ -233,8 +244,9 @@ func (j *job) insides(ctx context.Context) error {
 	return j.encodeVariants(ctx, media.FitInside)
 }
 
-// facts computes the BlurHash and the focal point (see focal.go) from the
-// image insides picked.
+// facts computes the placeholders (BlurHash, ThumbHash, dominant colour),
+// the perceptual hash and the focal point (see focal.go) from the image
+// insides picked.
 func (j *job) facts(context.Context) error {
 	from := j.first
 	if j.blurFrom >= 0 {
@@ -243,28 +255,58 @@ func (j *job) facts(context.Context) error {
 	return summarise(from, j.res)
 }
 
-// summarise fills the BlurHash and the focal point from one tiny
-// thumbnail (blurSize wide) of img, a whole-frame (uncropped) image of the
-// oriented source. See focal.go for the focal point.
+// summarise fills the facts that come from a tiny thumbnail of img, a
+// whole-frame (uncropped) image of the oriented source: the BlurHash and
+// the focal point (on white, as a page shows it), the ThumbHash and the
+// dominant colour (with their alpha), from one blurSize wide; the
+// perceptual hash from one hashSize wide.
 func summarise(img vips.Image, res *Result) error {
-	w := min(blurSize, img.Width())
-	h := max(1, int(math.Round(float64(img.Height())*float64(w)/float64(img.Width()))))
-	small, err := img.Resize(w, h)
+	px, w, h, bands, err := thumbnail(img, blurSize)
 	if err != nil {
 		return err
 	}
-	defer small.Close()
-	px, err := small.Pixels()
-	if err != nil {
-		return err
-	}
-	opaque := onWhite(px, w, h, small.Bands())
+	opaque := onWhite(px, w, h, bands)
 	res.FocalPoint = focalPoint(opaque)
 	res.BlurHash, err = blurhash.Encode(4, 3, opaque)
 	if err != nil {
 		return fmt.Errorf("blurhash: %w", err)
 	}
+	withAlpha := nrgba(px, w, h, bands)
+	res.ThumbHash = placeholder.ThumbHash(withAlpha)
+	res.DominantColor = placeholder.Hex(placeholder.DominantColour(withAlpha))
+	if px, w, h, bands, err = thumbnail(img, hashSize); err != nil {
+		return err
+	}
+	res.PHash = phash.Hash(nrgba(px, w, h, bands))
 	return nil
+}
+
+// thumbnail resizes img to width (never enlarging) and returns its 8-bit
+// sRGB(A) pixels.
+func thumbnail(img vips.Image, width int) (px []byte, w, h, bands int, err error) {
+	w = min(width, img.Width())
+	h = max(1, int(math.Round(float64(img.Height())*float64(w)/float64(img.Width()))))
+	small, err := img.Resize(w, h)
+	if err != nil {
+		return nil, 0, 0, 0, err
+	}
+	defer small.Close()
+	px, err = small.Pixels()
+	return px, w, h, small.Bands(), err
+}
+
+// nrgba wraps raw 8-bit sRGB(A) pixels as an image, opaque without alpha.
+func nrgba(px []byte, w, h, bands int) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := range w * h {
+		s, d := px[i*bands:], img.Pix[i*4:]
+		copy(d[:3], s[:3])
+		d[3] = 255
+		if bands == 4 {
+			d[3] = s[3]
+		}
+	}
+	return img
 }
 
 // onWhite converts raw 8-bit sRGB(A) pixels to an opaque image, blending

@@ -144,8 +144,12 @@ func (s *Store) CompleteJob(ctx context.Context, jobID string, attempts int, m M
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err // already finished: nothing more to record
 		}
-		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO ximage_media (id, job_id, source_type, source_id, doc, moderation, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`), m.ID, jobID, m.SourceType, m.SourceID, string(doc), review, millis(m.CreatedAt))
+		var hash any // NULL for a flat image
+		if m.PHash != 0 {
+			hash = int64(m.PHash) // the same 64 bits, as the signed integer both engines keep
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO ximage_media (id, job_id, source_type, source_id, doc, moderation, phash, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), m.ID, jobID, m.SourceType, m.SourceID, string(doc), review, hash, millis(m.CreatedAt))
 		if err != nil || recorded == nil {
 			return err
 		}

@@ -1,11 +1,15 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ximagepipeline/ximagepipeline/media"
@@ -22,21 +26,27 @@ type Media struct {
 	// Moderation is what moderation said, kept as JSON in its own column;
 	// nil when the source type is not moderated.
 	Moderation *moderation.Review
-	CreatedAt  time.Time
+	// PHash is the perceptual hash, in its own indexed column; 0 (NULL)
+	// when the image is flat.
+	PHash     uint64
+	CreatedAt time.Time
 }
 
 // MediaFacts is what processing learnt and wrote. Objects are recorded by
 // key, not URL, so a change of public URL applies to existing media.
 type MediaFacts struct {
-	Width       int               `json:"width"`
-	Height      int               `json:"height"`
-	AspectRatio string            `json:"aspectRatio"`
-	BlurHash    string            `json:"blurhash"`
-	Format      string            `json:"format"`
-	FocalPoint  media.Point       `json:"focalPoint"`
-	Variants    []VariantFacts    `json:"variants"`
-	OriginalKey string            `json:"originalKey,omitempty"`
-	Source      media.SourceFacts `json:"source"`
+	Width       int    `json:"width"`
+	Height      int    `json:"height"`
+	AspectRatio string `json:"aspectRatio"`
+	BlurHash    string `json:"blurhash"`
+	ThumbHash   []byte `json:"thumbhash,omitempty"` // base64 in JSON
+	// DominantColor is "#rrggbb"; empty for media made before it existed.
+	DominantColor string            `json:"dominantColor,omitempty"`
+	Format        string            `json:"format"`
+	FocalPoint    media.Point       `json:"focalPoint"`
+	Variants      []VariantFacts    `json:"variants"`
+	OriginalKey   string            `json:"originalKey,omitempty"`
+	Source        media.SourceFacts `json:"source"`
 }
 
 // VariantFacts describes one stored variant.
@@ -49,16 +59,17 @@ type VariantFacts struct {
 	Bytes  int64  `json:"bytes"`
 }
 
-const mediaColumns = `id, job_id, source_type, source_id, doc, moderation, created_at`
+const mediaColumns = `id, job_id, source_type, source_id, doc, moderation, phash, created_at`
 
 func scanMedia(row interface{ Scan(...any) error }) (Media, error) {
 	var (
 		m       Media
 		doc     string
 		review  sql.NullString
+		hash    sql.NullInt64
 		created int64
 	)
-	err := row.Scan(&m.ID, &m.JobID, &m.SourceType, &m.SourceID, &doc, &review, &created)
+	err := row.Scan(&m.ID, &m.JobID, &m.SourceType, &m.SourceID, &doc, &review, &hash, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Media{}, ErrNotFound
 	}
@@ -66,6 +77,7 @@ func scanMedia(row interface{ Scan(...any) error }) (Media, error) {
 		return Media{}, err
 	}
 	m.CreatedAt = fromMillis(created)
+	m.PHash = uint64(hash.Int64)
 	if err := json.Unmarshal([]byte(doc), &m.Facts); err != nil {
 		return Media{}, fmt.Errorf("store: media %s: %w", m.ID, err)
 	}
@@ -118,4 +130,64 @@ func (s *Store) DeleteMedia(ctx context.Context, id string) error {
 		_, err = tx.ExecContext(ctx, s.q(`UPDATE ximage_jobs SET media_id = NULL WHERE media_id = ?`), id)
 		return err
 	})
+}
+
+// Similar is a media near another, and how near.
+type Similar struct {
+	Media
+	Distance int // bits that differ between the perceptual hashes
+}
+
+// SimilarMedia returns the media of id's source type whose perceptual
+// hash is within maxDistance bits of id's, nearest first (then newest),
+// id itself left out: none when id's image is flat. It returns ErrNotFound
+// when id does not exist. The hashes of the source type are compared here,
+// not in SQL: SQLite has no popcount, and a scan of 100,000 hashes takes
+// about 0.1 ms (docs/decisions.md).
+func (s *Store) SimilarMedia(ctx context.Context, id string, maxDistance int) ([]Similar, error) {
+	m, err := s.Media(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := []Similar{}
+	if m.PHash == 0 {
+		return out, nil
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, phash FROM ximage_media
+		WHERE source_type = ? AND phash IS NOT NULL AND id <> ?`), m.SourceType, id)
+	if err != nil {
+		return nil, err
+	}
+	near := map[string]int{}
+	for rows.Next() {
+		var (
+			other string
+			hash  int64
+		)
+		if err := rows.Scan(&other, &hash); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if d := bits.OnesCount64(m.PHash ^ uint64(hash)); d <= maxDistance {
+			near[other] = d
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for other, d := range near {
+		om, err := s.Media(ctx, other)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Similar{Media: om, Distance: d})
+	}
+	slices.SortFunc(out, func(a, b Similar) int {
+		return cmp.Or(a.Distance-b.Distance, b.CreatedAt.Compare(a.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	return out, nil
 }

@@ -492,3 +492,56 @@ func TestUseTokensOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestSimilarMedia: near hashes of one source type, nearest then newest
+// first, whatever their top bit (kept as a signed integer); other source
+// types, far hashes, flat images (no hash) and the media itself left out.
+func TestSimilarMedia(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		base := time.UnixMilli(1_700_000_000_000).UTC()
+		const probe = 0xF0F0_0000_FFFF_1234 // top bit set: negative as int64
+		add := func(id, sourceType string, hash uint64, at time.Duration) {
+			t.Helper()
+			insertJob(t, s, id, base)
+			m := newMedia(id, base.Add(at))
+			m.SourceType, m.PHash = sourceType, hash
+			if err := s.CompleteJob(t.Context(), id, 1, m, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		add("job_probe", "gallery", probe, 0)
+		add("job_same", "gallery", probe, time.Second)              // distance 0
+		add("job_near_old", "gallery", probe^0b111, 2*time.Second)  // 3
+		add("job_near_new", "gallery", probe^0b1011, 3*time.Second) // 3, newer
+		add("job_edge", "gallery", probe^0x3FF, 4*time.Second)      // 10
+		add("job_far", "gallery", probe^0x7FF, 5*time.Second)       // 11
+		add("job_other_type", "avatar", probe, 6*time.Second)
+		add("job_flat", "gallery", 0, 7*time.Second)
+
+		got, err := s.SimilarMedia(t.Context(), "med_job_probe", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seen []string
+		for _, m := range got {
+			seen = append(seen, fmt.Sprintf("%s:%d", m.ID, m.Distance))
+			if m.PHash == 0 || m.Facts.BlurHash == "" {
+				t.Errorf("%s read back without its hash or facts: %+v", m.ID, m)
+			}
+		}
+		want := "[med_job_same:0 med_job_near_new:3 med_job_near_old:3 med_job_edge:10]"
+		if fmt.Sprint(seen) != want {
+			t.Errorf("SimilarMedia = %v, want %s", seen, want)
+		}
+		if m, err := s.Media(t.Context(), "med_job_probe"); err != nil || m.PHash != probe {
+			t.Errorf("Media = %x, %v; want the hash %x back", m.PHash, err, uint64(probe))
+		}
+		if got, err := s.SimilarMedia(t.Context(), "med_job_flat", 10); err != nil || len(got) != 0 || got == nil {
+			t.Errorf("SimilarMedia(flat) = %v, %v; want an empty list", got, err)
+		}
+		if _, err := s.SimilarMedia(t.Context(), "med_nope", 10); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("SimilarMedia(unknown) = %v, want ErrNotFound", err)
+		}
+	})
+}

@@ -225,6 +225,7 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last b
 	mediaID := MediaID(job.ID)
 	facts := store.MediaFacts{
 		Width: res.Width, Height: res.Height, AspectRatio: res.AspectRatio, BlurHash: res.BlurHash,
+		ThumbHash: res.ThumbHash, DominantColor: res.DominantColor,
 		Format: res.Source.Format, FocalPoint: res.FocalPoint, Source: res.Source,
 	}
 	for _, out := range res.Variants {
@@ -245,7 +246,7 @@ func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last b
 	}
 	return w.Jobs.Complete(ctx, attempt, store.Media{
 		ID: mediaID, JobID: job.ID, SourceType: job.SourceType, SourceID: job.SourceID,
-		Facts: facts, Moderation: review, CreatedAt: time.Now(),
+		Facts: facts, Moderation: review, PHash: res.PHash, CreatedAt: time.Now(),
 	})
 }
 
