@@ -216,13 +216,12 @@ func fleetImages(t *testing.T) [][]byte {
 	var out [][]byte
 	for _, name := range []string{"320x240.jpg", "4.webp", "blackbug.png", "gamma_dalai_lama_gray.jpg", "with-alpha.png",
 		"Landscape_1.jpg", "Landscape_3.jpg", "Landscape_6.jpg", "Portrait_2.jpg", "Portrait_5.jpg", "Portrait_8.jpg"} {
-		data, err := os.ReadFile(filepath.Join(testdataDir, name))
-		if err == nil {
+		if data := testimages.SharedOptional(t, name); data != nil {
 			out = append(out, data)
 		}
 	}
 	if len(out) == 0 {
-		t.Logf("%s not found: uploading generated images", testdataDir)
+		t.Log("uploading generated images instead")
 		for i := range 8 {
 			out = append(out, testimages.OrientedJPEG(testimages.Quadrants(400+40*i, 300+20*i), i+1))
 		}

@@ -33,6 +33,7 @@ import (
 
 	xip "github.com/ximagepipeline/ximagepipeline"
 	"github.com/ximagepipeline/ximagepipeline/internal/queue"
+	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 )
 
 // pollDeadline bounds every wait for a job: generous, never asserted.
@@ -565,18 +566,9 @@ func assertCleanJPEG(t *testing.T, name string, data []byte) {
 	}
 }
 
-// testdataDir is the shared real images, relative to the repository root
-// (the package directory). Tests skip the real-image half when it is absent.
-const testdataDir = "../shared/testdata/images"
-
+// realImage returns one of the shared real-world images, skipping the test
+// (its generated-image twin still runs) when they are absent.
 func realImage(t *testing.T, name string) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(testdataDir, name))
-	if os.IsNotExist(err) {
-		t.Skipf("%s not found in %s: real-image checks skipped (generated-image checks still run)", name, testdataDir)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
+	return testimages.Shared(t, name)
 }

@@ -35,7 +35,7 @@ func TestCountJPEGScans(t *testing.T) {
 	}
 	// A real file whose metadata embeds previews: their start-of-scan
 	// markers are inside segments and do not count.
-	if b := readOptional("Channel_digital_image_CMYK_color.jpg"); b != nil {
+	if b := testimages.SharedOptional(t, "Channel_digital_image_CMYK_color.jpg"); b != nil {
 		if got, raw := countJPEGScans(b), bytes.Count(b, []byte{0xFF, 0xDA}); got != 1 || raw < 2 {
 			t.Errorf("the shared CMYK JPEG counts %d scans (%d SOS byte pairs in the file), want 1 of several", got, raw)
 		}

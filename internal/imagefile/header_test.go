@@ -116,7 +116,7 @@ func TestReadHeader(t *testing.T) {
 
 func TestReadHeaderReal(t *testing.T) {
 	t.Parallel()
-	avif := readTestImage(t, "pitm.avif")
+	avif := testimages.Shared(t, "pitm.avif")
 	got, err := ReadHeader(bytes.NewReader(avif))
 	if want := (Header{"avif", 4096, 800, 1}); err != nil || got != want {
 		t.Errorf("pitm.avif: got %+v, %v; want %+v", got, err, want)
@@ -283,7 +283,7 @@ func TestHEIFCodecs(t *testing.T) {
 			t.Errorf("%s: %q, want %q", name, got, tc.want)
 		}
 	}
-	if avif := readOptional("pitm.avif"); avif != nil {
+	if avif := testimages.SharedOptional(t, "pitm.avif"); avif != nil {
 		if got := HEIFCodecs(avif); !slices.Equal(got, []string{"av01"}) {
 			t.Errorf("pitm.avif: %q, want av01", got)
 		}

@@ -9,6 +9,7 @@ import (
 	"image/gif"
 	"testing"
 
+	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 	"github.com/ximagepipeline/ximagepipeline/internal/vips"
 	"github.com/ximagepipeline/ximagepipeline/media"
 )
@@ -157,7 +158,7 @@ func TestProcessAnimated(t *testing.T) {
 	}
 
 	// A real GIF (10 frames with transparency), capped at 4 frames.
-	real, err := run(context.Background(), readTestImage(t, "animated-loop-3.gif"), media.SourceType{Animated: true, MaxFrames: 4}, inside("md", 200))
+	real, err := run(context.Background(), testimages.Shared(t, "animated-loop-3.gif"), media.SourceType{Animated: true, MaxFrames: 4}, inside("md", 200))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 	"github.com/ximagepipeline/ximagepipeline/media"
 )
 
@@ -13,7 +14,7 @@ import (
 // the contract's gallery source type at our WebP effort and at libwebp's
 // default.
 func BenchmarkProcessGallery(b *testing.B) {
-	src := readTestImage(b, "2569067123_aca715a2ee_o.jpg")
+	src := testimages.Shared(b, "2569067123_aca715a2ee_o.jpg")
 	gallery := media.DefaultSourceTypes()["gallery"]
 	for name, effort := range map[string]int{"effort4": 4, "effort2": DefaultWebPEffort} {
 		p, err := NewProcessor(Config{WebPEffort: effort})
@@ -35,7 +36,7 @@ func BenchmarkProcessGallery(b *testing.B) {
 // saliency of the benchmark photo's 32 px thumbnail (which the BlurHash
 // needs anyway).
 func BenchmarkFocalPoint(b *testing.B) {
-	src := readTestImage(b, "2569067123_aca715a2ee_o.jpg")
+	src := testimages.Shared(b, "2569067123_aca715a2ee_o.jpg")
 	thumb := decodeForTest(b, src, blurSize)
 	for b.Loop() {
 		focalPoint(thumb)

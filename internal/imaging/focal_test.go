@@ -166,7 +166,7 @@ func TestFocalPointStable(t *testing.T) {
 	for _, kind := range []string{"Landscape", "Portrait"} {
 		var pts []media.Point
 		for o := 1; o <= 8; o++ {
-			res, err := run(context.Background(), readTestImage(t, fmt.Sprintf("%s_%d.jpg", kind, o)), media.SourceType{}, avatarPreset...)
+			res, err := run(context.Background(), testimages.Shared(t, fmt.Sprintf("%s_%d.jpg", kind, o)), media.SourceType{}, avatarPreset...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -32,7 +32,7 @@ func heifSources(t *testing.T) map[string][]byte {
 			t.Fatal(err)
 		}
 	}
-	if b := readOptional("pitm.avif"); b != nil {
+	if b := testimages.SharedOptional(t, "pitm.avif"); b != nil {
 		srcs["pitm.avif"] = b
 	}
 	return srcs

@@ -67,7 +67,7 @@ func p3ToSRGB(c [3]float64) [3]float64 {
 // profile: the rule is no profile at all, which reads as sRGB.
 func TestProcessDisplayP3(t *testing.T) {
 	t.Parallel()
-	p3 := readTestImage(t, "p3.png") // 8x8, P3 (241, 0, 0): out of the sRGB gamut
+	p3 := testimages.Shared(t, "p3.png") // 8x8, P3 (241, 0, 0): out of the sRGB gamut
 	// A generated picture of in-gamut P3 colours, with p3.png's profile.
 	colours := [4][3]float64{{200, 100, 50}, {60, 160, 90}, {60, 120, 200}, {180, 170, 40}}
 	img := image.NewRGBA(image.Rect(0, 0, 64, 48))

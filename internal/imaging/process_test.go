@@ -172,7 +172,7 @@ func TestProcessOrientations(t *testing.T) {
 func TestProcessRealOrientations(t *testing.T) {
 	t.Parallel()
 	for _, kind := range []string{"Landscape", "Portrait"} {
-		ref := readTestImage(t, kind+"_1.jpg")
+		ref := testimages.Shared(t, kind+"_1.jpg")
 		refRes, err := run(context.Background(), ref, media.SourceType{}, inside("t", 48))
 		if err != nil {
 			t.Fatal(err)
@@ -181,7 +181,7 @@ func TestProcessRealOrientations(t *testing.T) {
 		for o := 1; o <= 8; o++ {
 			t.Run(fmt.Sprintf("%s_%d", kind, o), func(t *testing.T) {
 				t.Parallel()
-				res, err := run(context.Background(), readTestImage(t, fmt.Sprintf("%s_%d.jpg", kind, o)), media.SourceType{StoreOriginal: true}, inside("t", 48))
+				res, err := run(context.Background(), testimages.Shared(t, fmt.Sprintf("%s_%d.jpg", kind, o)), media.SourceType{StoreOriginal: true}, inside("t", 48))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -231,7 +231,7 @@ func TestProcessRealImages(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
 			t.Parallel()
-			src := readTestImage(t, tc.file)
+			src := testimages.Shared(t, tc.file)
 			// Re-encoding the 4096x800 AVIF original takes ~15 s with libaom.
 			keep := tc.format != "avif"
 			res, err := run(context.Background(), src, media.SourceType{Quality: 82, StoreOriginal: keep}, galleryVariants...)
@@ -271,7 +271,7 @@ func TestProcessRealImages(t *testing.T) {
 // profile to sRGB (vips icc_transform in.jpg out.v srgb --embedded).
 func TestProcessColour(t *testing.T) {
 	t.Parallel()
-	src := readTestImage(t, "Channel_digital_image_CMYK_color.jpg")
+	src := testimages.Shared(t, "Channel_digital_image_CMYK_color.jpg")
 	want := [3]float64{cmykRefR, cmykRefG, cmykRefB}
 	noProfile, err := imagefile.StripMetadata("jpeg", src) // drops the APP2 ICC profile, keeps Adobe APP14
 	if err != nil {
@@ -322,7 +322,7 @@ func TestProcessUndecodable(t *testing.T) {
 		"pdf":              []byte("%PDF-1.4\n1 0 obj\n"),
 	}
 	for _, name := range []string{"truncated.jpg", "corrupt-header.jpg"} {
-		if src := readOptional(name); src != nil {
+		if src := testimages.SharedOptional(t, name); src != nil {
 			tests[name] = src
 		}
 	}

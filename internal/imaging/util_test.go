@@ -7,8 +7,6 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/imagefile"
@@ -16,23 +14,6 @@ import (
 	"github.com/ximagepipeline/ximagepipeline/internal/vips"
 	"github.com/ximagepipeline/ximagepipeline/media"
 )
-
-// testImagesDir holds the shared real-world images (see its ATTRIBUTION.md).
-const testImagesDir = "../../../shared/testdata/images"
-
-// readTestImage returns a shared test image, skipping the test when the
-// shared folder is absent (e.g. the module checked out on its own).
-func readTestImage(tb testing.TB, name string) []byte {
-	tb.Helper()
-	if _, err := os.Stat(testImagesDir); err != nil {
-		tb.Skipf("shared test images not found at %s (they live beside the module in the project workspace): %v", testImagesDir, err)
-	}
-	b, err := os.ReadFile(filepath.Join(testImagesDir, name))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
-}
 
 // secrets are the markers testimages plants in metadata: no output may
 // contain any of them.
@@ -210,12 +191,6 @@ func assertNoMetadata(t *testing.T, format string, data []byte) {
 // Mean sRGB colour of Channel_digital_image_CMYK_color.jpg after
 // `vips icc_transform in.jpg out.v srgb --embedded` (libvips 8.14).
 const cmykRefR, cmykRefG, cmykRefB = 128.35, 132.99, 123.01
-
-// readOptional returns a shared test image, or nil when absent.
-func readOptional(name string) []byte {
-	b, _ := os.ReadFile(filepath.Join(testImagesDir, name))
-	return b
-}
 
 // The inputs of the metadata tests carry every marker those tests look for
 // in the outputs, so that "no marker in the output" means removed.

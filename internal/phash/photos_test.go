@@ -18,10 +18,6 @@ import (
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 )
 
-// photoDir holds real photos shared by the project's tests (not in the
-// repository); see its ATTRIBUTION.md.
-const photoDir = "../../../shared/testdata/images"
-
 // photo is one real picture, upright, and the name of the picture it shows.
 type photo struct {
 	file, picture string
@@ -34,10 +30,11 @@ type photo struct {
 // pipeline does before hashing, and become copies of _1. Photos larger
 // than 800 px are first reduced to that, to keep the test quick.
 func loadPhotos(t *testing.T) []photo {
-	files, _ := filepath.Glob(filepath.Join(photoDir, "*")) // the pattern is well-formed
-	if len(files) == 0 {
-		t.Skipf("no real photos in %s: the folder lives beside the module in the project workspace", photoDir)
+	dir := testimages.SharedDir()
+	if dir == "" {
+		t.Skip("the shared test photos are absent (shared/testdata/images beside the module, or $XIP_TESTDATA)")
 	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*")) // the pattern is well-formed
 	var photos []photo
 	for _, f := range files {
 		r, err := os.Open(f)
