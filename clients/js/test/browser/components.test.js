@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { resolveMediaURLs } from '../../dist/index.js';
-import { API_KEY, launchBrowser, newPage, skipOrFail, startApp, startPipeline, writeFixtures } from './harness.js';
+import { API_KEY, newPage, skipOrFail, startStack } from './harness.js';
 
 const skip = skipOrFail();
 
@@ -14,27 +14,20 @@ describe('web components in Chromium', { skip, timeout: 180_000 }, () => {
   let app;
   let browser;
   let files;
+  let stack;
 
   before(async () => {
-    files = writeFixtures();
-    app = await startApp({
-      // The app's token endpoint refusing: the element shows the backend's text.
-      '/api/no-token': (req, res) => {
-        res.writeHead(403, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ error: 'Sign in to upload', code: 'NOT_SIGNED_IN' }));
-      },
-    });
-    pipeline = await startPipeline({ corsOrigin: app.url });
-    app.endpoint = pipeline.endpoint;
-    browser = await launchBrowser();
+    stack = await startStack({ routes: {
+        // The app's token endpoint refusing: the element shows the backend's text.
+        '/api/no-token': (req, res) => {
+          res.writeHead(403, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ error: 'Sign in to upload', code: 'NOT_SIGNED_IN' }));
+        },
+      } });
+    ({ files, app, pipeline, browser } = stack);
   });
 
-  after(async () => {
-    await browser?.close();
-    await pipeline?.stop();
-    await app?.stop();
-    files?.cleanup();
-  });
+  after(() => stack?.stop());
 
   /** The <img>, <source> and placeholder of an <xip-image>, as the page sees them. */
   const imageState = (page, selector) => page.locator(selector).evaluate((el) => {

@@ -279,3 +279,31 @@ export function writeFixtures() {
   files.cleanup = () => rmSync(dir, { recursive: true, force: true });
   return files;
 }
+
+/**
+ * startStack starts what each browser suite needs: the test images, the
+ * app's origin with its routes, the pipeline allowing that origin (with
+ * upload tokens when asked), and Chromium. stop ends them all, also after
+ * a start that failed half-way.
+ */
+export async function startStack({ routes = {}, uploadTokens = false } = {}) {
+  const stack = {
+    async stop() {
+      await stack.browser?.close();
+      await stack.pipeline?.stop();
+      await stack.app?.stop();
+      stack.files?.cleanup();
+    },
+  };
+  try {
+    stack.files = writeFixtures();
+    stack.app = await startApp(routes);
+    stack.pipeline = await startPipeline({ corsOrigin: stack.app.url, uploadTokens });
+    stack.app.endpoint = stack.pipeline.endpoint;
+    stack.browser = await launchBrowser();
+  } catch (err) {
+    await stack.stop();
+    throw err;
+  }
+  return stack;
+}

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, newPage, pkgDir, skipOrFail, startApp, startPipeline, writeFixtures } from './harness.js';
+import { newPage, pkgDir, skipOrFail, startStack } from './harness.js';
 
 const skip = skipOrFail();
 
@@ -36,27 +36,20 @@ describe('React example in Chromium', { skip, timeout: 180_000 }, () => {
   let app;
   let browser;
   let files;
+  let stack;
 
   before(async () => {
-    files = writeFixtures();
     const js = await bundle();
-    app = await startApp({
-      '/react/bundle.js': (req, res) => {
-        res.writeHead(200, { 'Content-Type': 'text/javascript' });
-        res.end(js);
-      },
-    });
-    pipeline = await startPipeline({ corsOrigin: app.url });
-    app.endpoint = pipeline.endpoint;
-    browser = await launchBrowser();
+    stack = await startStack({ routes: {
+        '/react/bundle.js': (req, res) => {
+          res.writeHead(200, { 'Content-Type': 'text/javascript' });
+          res.end(js);
+        },
+      } });
+    ({ files, app, pipeline, browser } = stack);
   });
 
-  after(async () => {
-    await browser?.close();
-    await pipeline?.stop();
-    await app?.stop();
-    files?.cleanup();
-  });
+  after(() => stack?.stop());
 
   test('upload, then the media rendered by React through <xip-image>', async () => {
     const page = await newPage(browser);

@@ -4,7 +4,7 @@
 // the server's words.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, newPage, skipOrFail, startApp, startPipeline, writeFixtures } from './harness.js';
+import { newPage, skipOrFail, startStack } from './harness.js';
 
 const skip = skipOrFail();
 
@@ -13,6 +13,7 @@ describe('upload tokens in Chromium', { skip, timeout: 180_000 }, () => {
   let app;
   let browser;
   let files;
+  let stack;
 
   const mint = async (fields) => {
     const res = await pipeline.api('/upload-tokens', { method: 'POST', body: JSON.stringify(fields) });
@@ -21,32 +22,24 @@ describe('upload tokens in Chromium', { skip, timeout: 180_000 }, () => {
   };
 
   before(async () => {
-    files = writeFixtures();
-    app = await startApp({
-      // The app's backend, as the README shows it: it would check the user's
-      // session, then mint a token for that user's own sourceType/sourceId
-      // with its API key, and hand the pipeline's answer to the page.
-      '/api/upload-token': async (req, res, body) => {
-        const asked = JSON.parse(body);
-        const minted = await pipeline.api('/upload-tokens', {
-          method: 'POST',
-          body: JSON.stringify({ sourceType: 'photo', sourceId: 'tok', maxFileSize: asked.size + 1024, expiresIn: 300 }),
-        });
-        res.writeHead(minted.status, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify(minted.body));
-      },
-    });
-    pipeline = await startPipeline({ corsOrigin: app.url, uploadTokens: true });
-    app.endpoint = pipeline.endpoint;
-    browser = await launchBrowser();
+    stack = await startStack({ routes: {
+        // The app's backend, as the README shows it: it would check the user's
+        // session, then mint a token for that user's own sourceType/sourceId
+        // with its API key, and hand the pipeline's answer to the page.
+        '/api/upload-token': async (req, res, body) => {
+          const asked = JSON.parse(body);
+          const minted = await pipeline.api('/upload-tokens', {
+            method: 'POST',
+            body: JSON.stringify({ sourceType: 'photo', sourceId: 'tok', maxFileSize: asked.size + 1024, expiresIn: 300 }),
+          });
+          res.writeHead(minted.status, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify(minted.body));
+        },
+      }, uploadTokens: true });
+    ({ files, app, pipeline, browser } = stack);
   });
 
-  after(async () => {
-    await browser?.close();
-    await pipeline?.stop();
-    await app?.stop();
-    files?.cleanup();
-  });
+  after(() => stack?.stop());
 
   test('the token answer has the documented fields', async () => {
     const tok = await mint({ sourceType: 'photo', sourceId: 'tok', maxFileSize: 1_000_000, expiresIn: 120 });
