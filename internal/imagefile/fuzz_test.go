@@ -86,10 +86,10 @@ func FuzzStripPNG(f *testing.F) {
 
 func FuzzStripWebP(f *testing.F) {
 	vp8x := []byte{0x08 | 0x04 | 0x02, 0, 0, 0, 15, 0, 0, 7, 0, 0}
-	f.Add(webpFile(append(append(webpChunk("VP8X", vp8x), webpChunk("EXIF", []byte("Exif\x00\x00MM"))...),
-		webpChunk("VP8L", []byte{0x2f, 15, 0xC0, 1, 0})...)))
-	f.Add(webpFile(append(webpChunk("ANIM", make([]byte, 6)), webpChunk("ANMF", make([]byte, 17))...)))
-	f.Add(webpFile(webpChunk("HTML", []byte("<script>x</script>"))))
+	f.Add(testimages.WebPFile(append(append(testimages.WebPChunk("VP8X", vp8x), testimages.WebPChunk("EXIF", []byte("Exif\x00\x00MM"))...),
+		testimages.WebPChunk("VP8L", []byte{0x2f, 15, 0xC0, 1, 0})...)))
+	f.Add(testimages.WebPFile(append(testimages.WebPChunk("ANIM", make([]byte, 6)), testimages.WebPChunk("ANMF", make([]byte, 17))...)))
+	f.Add(testimages.WebPFile(testimages.WebPChunk("HTML", []byte("<script>x</script>"))))
 	f.Fuzz(func(t *testing.T, b []byte) { checkStripped(t, StripWebP, b) })
 }
 

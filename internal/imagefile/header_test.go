@@ -41,11 +41,11 @@ func craftedJPEG(w, h uint16, app1 int) []byte {
 }
 
 func craftedWebP(chunk string, payload []byte, extra ...[]byte) []byte {
-	body := webpChunk(chunk, payload)
+	body := testimages.WebPChunk(chunk, payload)
 	for _, e := range extra {
-		body = append(body, webpChunk("ANMF", e)...)
+		body = append(body, testimages.WebPChunk("ANMF", e)...)
 	}
-	return webpFile(body)
+	return testimages.WebPFile(body)
 }
 
 func box(typ string, body ...[]byte) []byte {

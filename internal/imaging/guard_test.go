@@ -51,13 +51,13 @@ func animatedWebP(t *testing.T, n int) []byte {
 	}
 	still := res.Variants[0].Data[12:]              // the image chunk(s) of a simple WebP
 	vp8x := []byte{0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0} // animation flag, 1x1 canvas
-	body := webpChunk("VP8X", vp8x)
-	body = append(body, webpChunk("ANIM", make([]byte, 6))...)
-	frame := webpChunk("ANMF", append([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0}, still...))
+	body := testimages.WebPChunk("VP8X", vp8x)
+	body = append(body, testimages.WebPChunk("ANIM", make([]byte, 6))...)
+	frame := testimages.WebPChunk("ANMF", append([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0}, still...))
 	for range n {
 		body = append(body, frame...)
 	}
-	return webpFile(body)
+	return testimages.WebPFile(body)
 }
 
 // A PNG's text chunks never reach libvips, which would inflate every zTXt

@@ -74,22 +74,6 @@ func toRGBA(img image.Image) *image.RGBA {
 	return out
 }
 
-// webpChunk is a RIFF chunk of a WebP file, padded to an even size.
-func webpChunk(fourcc string, data []byte) []byte {
-	c := append([]byte(fourcc), binary.LittleEndian.AppendUint32(nil, uint32(len(data)))...)
-	c = append(c, data...)
-	if len(data)%2 == 1 {
-		c = append(c, 0)
-	}
-	return c
-}
-
-// webpFile wraps the chunks of body (after "WEBP") in a RIFF header.
-func webpFile(body []byte) []byte {
-	body = append([]byte("WEBP"), body...)
-	return append(append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(len(body)))...), body...)
-}
-
 // withWebPMetadata wraps a still WebP's image chunk (VP8 or VP8L) in a VP8X container
 // with EXIF and XMP chunks and an unknown chunk holding a script.
 func withWebPMetadata(t testing.TB, simple []byte, w, h int) []byte {
@@ -97,16 +81,16 @@ func withWebPMetadata(t testing.TB, simple []byte, w, h int) []byte {
 	vp8x := []byte{0x08 | 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 	vp8x[4], vp8x[5], vp8x[6] = byte(w-1), byte((w-1)>>8), byte((w-1)>>16)
 	vp8x[7], vp8x[8], vp8x[9] = byte(h-1), byte((h-1)>>8), byte((h-1)>>16)
-	body := webpChunk("VP8X", vp8x)
+	body := testimages.WebPChunk("VP8X", vp8x)
 	image := simple[12:]
 	if string(image[:4]) == "VP8X" { // keep only the image chunk
 		image = image[8+10:]
 	}
 	body = append(body, image...)
-	body = append(body, webpChunk("EXIF", testimages.BuildEXIF(testimages.EXIF{Orientation: 1, Make: testimages.CameraMake})[6:])...)
-	body = append(body, webpChunk("XMP ", testimages.XMPPayload()[len("http://ns.adobe.com/xap/1.0/\x00"):])...)
-	body = append(body, webpChunk("HTML", []byte("<script>"+webpScriptMarker+"</script>"))...)
-	return webpFile(body)
+	body = append(body, testimages.WebPChunk("EXIF", testimages.BuildEXIF(testimages.EXIF{Orientation: 1, Make: testimages.CameraMake})[6:])...)
+	body = append(body, testimages.WebPChunk("XMP ", testimages.XMPPayload()[len("http://ns.adobe.com/xap/1.0/\x00"):])...)
+	body = append(body, testimages.WebPChunk("HTML", []byte("<script>"+webpScriptMarker+"</script>"))...)
+	return testimages.WebPFile(body)
 }
 
 // decodeForTest decodes any supported image to upright 8-bit sRGB pixels

@@ -559,3 +559,19 @@ var (
 	PDF    = []byte("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
 	Script = []byte("#!/bin/sh\necho pwned > /tmp/pwned\n" + strings.Repeat("# padding\n", 10))
 )
+
+// WebPChunk is a RIFF chunk of a WebP file, padded to an even size.
+func WebPChunk(fourcc string, data []byte) []byte {
+	c := append([]byte(fourcc), binary.LittleEndian.AppendUint32(nil, uint32(len(data)))...)
+	c = append(c, data...)
+	if len(data)%2 == 1 {
+		c = append(c, 0)
+	}
+	return c
+}
+
+// WebPFile wraps the chunks of body (after "WEBP") in a RIFF header.
+func WebPFile(body []byte) []byte {
+	body = append([]byte("WEBP"), body...)
+	return append(append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(len(body)))...), body...)
+}
