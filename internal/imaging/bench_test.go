@@ -16,7 +16,7 @@ import (
 func BenchmarkProcessGallery(b *testing.B) {
 	src := testimages.Shared(b, "2569067123_aca715a2ee_o.jpg")
 	gallery := media.DefaultSourceTypes()["gallery"]
-	for name, effort := range map[string]int{"effort4": 4, "effort2": DefaultWebPEffort} {
+	for name, effort := range map[string]int{"effort4": 4, "effort2": 2} {
 		p, err := NewProcessor(Config{WebPEffort: effort})
 		if err != nil {
 			b.Fatal(err)

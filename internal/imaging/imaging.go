@@ -33,16 +33,34 @@ var ErrOriginalTooLarge = errors.New("imaging: re-encoded original too large")
 // ErrTooManyPixels is returned when a source is over Config.MaxPixels.
 var ErrTooManyPixels = errors.New("imaging: image has too many pixels")
 
-// DefaultWebPEffort is libwebp's effort (method) when Config.WebPEffort is
-// 0: 2, not libwebp's 4. On the 2725x2225 benchmark photo (libwebp 1.2.4,
-// one thread) it encodes the 1200 px variant about 2x faster (1920 px: 175
-// against 420 ms), which is most of a gallery or hero job, for files 3-4%
-// larger at equal SSIM on the large variants (xl at q82: 121 340 bytes,
-// SSIM 0.9394 against 116 760 and 0.9393 at effort 4; sharp 117 156 and
-// 0.9396). Effort 3 costs as much as 4 in this libwebp (both use the
-// RD-optimising token loop) for the same bytes. The measurements and the
-// reasoning are in docs/performance.md.
-const DefaultWebPEffort = 2
+// The WebP effort (libwebp's method) per output when Config.WebPEffort is
+// 0 (docs/performance.md has the measurements). Effort 4 is sharp's:
+// below it (effort 2, the default before) files were 3-5% larger and
+// butteraugli 4-5% worse on the 1200 and 1920 px variants, which hold most
+// of the bytes; effort 3 costs as much as 4 for the same bytes. Effort 5
+// (trellis quantisation of the final modes) saves another 3-5% for about
+// 3% more time on an opaque image but lowers SSIM by about 0.002, which the
+// small covers (an avatar's 64 and 150 px) can spend and the large variants
+// cannot. With alpha, efforts 5 and 6 compress the alpha plane harder (50
+// ms more per 150 px cover of a photo with a soft-edged alpha): alpha stays
+// at 4. Effort 6 saves 2-3% more than 5 for 20% more of an avatar job.
+const (
+	smallWebPPixels = 65_536 // 256x256
+	smallWebPEffort = 5
+	webPEffort      = 4
+)
+
+// webpEffort is the WebP effort of an output of pixels pixels (one
+// frame): the configured one, or chosen by size and alpha.
+func webpEffort(configured, pixels int, alpha bool) int {
+	switch {
+	case configured > 0:
+		return configured
+	case pixels <= smallWebPPixels && !alpha:
+		return smallWebPEffort
+	}
+	return webPEffort
+}
 
 // Config is what one pipeline asks of processing. The zero value decodes
 // the default types into the contract's variants, without limits.
@@ -66,8 +84,10 @@ type Config struct {
 	// to a picture that no encoder compresses back as well (a 449 KB PNG
 	// made a 400 MB original).
 	MaxOriginalBytes int64
-	// WebPEffort is libwebp's CPU effort (method), 1-6. Default 2
-	// (DefaultWebPEffort) when 0; sharp and libvips default to 4.
+	// WebPEffort is libwebp's CPU effort (method), 1-6, for every WebP
+	// output. Default 0: chosen per output (webpEffort), 5 for opaque
+	// outputs up to 256x256 px, else 4 (sharp's). 2 makes the large
+	// variants about twice as fast to encode, 3-5% larger.
 	WebPEffort int
 }
 
@@ -85,9 +105,6 @@ func (c Config) withDefaults() Config {
 	if len(c.AllowedTypes) == 0 {
 		c.AllowedTypes = media.DefaultAllowedTypes()
 	}
-	if c.WebPEffort == 0 {
-		c.WebPEffort = DefaultWebPEffort
-	}
 	return c
 }
 
@@ -100,8 +117,8 @@ func (c Config) validate() error {
 	if err := media.ValidateAllowedTypes(c.AllowedTypes); err != nil {
 		return fmt.Errorf("imaging: %w", err)
 	}
-	if c.WebPEffort < 1 || c.WebPEffort > 6 {
-		return fmt.Errorf("imaging: WebP effort %d not in 1-6", c.WebPEffort)
+	if c.WebPEffort < 0 || c.WebPEffort > 6 {
+		return fmt.Errorf("imaging: WebP effort %d not in 0-6", c.WebPEffort)
 	}
 	if c.MaxPixels < 0 || c.MaxOriginalBytes < 0 {
 		return fmt.Errorf("imaging: MaxPixels %d and MaxOriginalBytes %d must not be negative", c.MaxPixels, c.MaxOriginalBytes)

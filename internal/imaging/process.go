@@ -136,8 +136,9 @@ type job struct {
 	blurFrom  int          // the variant the facts come from; -1: first
 	blurImage vips.Image   // its image
 
-	owned []vips.Image // closed by close
-	outs  [][]Output   // by variant
+	owned []vips.Image    // closed by close
+	outs  [][]Output      // by variant
+	made  map[madeKey]int // the variant each plan was first made for
 }
 
 // own makes the job close img when it ends.
@@ -351,11 +352,31 @@ func (j *job) encodeVariants(ctx context.Context, fit media.Fit) error {
 		if j.want[i].Fit != fit {
 			continue
 		}
+		// Variants that come out the same (a source smaller than several
+		// inside variants, which never enlarge, or two covers of one size)
+		// are encoded once.
+		if same, ok := j.made[madeKey{j.plans[i], fit}]; ok && !j.animated && i != j.blurFrom {
+			for _, o := range j.outs[same] {
+				o.Name = j.want[i].Name
+				j.outs[i] = append(j.outs[i], o)
+			}
+			continue
+		}
 		if err := j.variant(ctx, i); err != nil {
 			return err
 		}
+		if j.made == nil {
+			j.made = map[madeKey]int{}
+		}
+		j.made[madeKey{j.plans[i], fit}] = i
 	}
 	return nil
+}
+
+// madeKey tells variants that come out the same: one plan, one fit.
+type madeKey struct {
+	plan plan
+	fit  media.Fit
 }
 
 // variant makes variant i and encodes it in every format of the source
@@ -378,7 +399,8 @@ func (j *job) variant(ctx context.Context, i int) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		data, frames, err := encodeVariant(img, j.anim, f, j.st.Quality, j.p.cfg.WebPEffort)
+		effort := webpEffort(j.p.cfg.WebPEffort, img.Width()*img.Height()/max(1, j.anim.Pages), img.Bands()%2 == 0)
+		data, frames, err := encodeVariant(img, j.anim, f, j.st.Quality, effort)
 		if err != nil {
 			return fmt.Errorf("variant %s: %w", v.Name, err)
 		}
@@ -444,7 +466,8 @@ func (j *job) original(context.Context) error {
 			limit = math.MaxInt64
 		}
 		var err error
-		out.Data, err = img.EncodeWithin(j.format.Name, originalQuality, j.p.cfg.WebPEffort, limit)
+		effort := webpEffort(j.p.cfg.WebPEffort, img.Width()*img.Height()/max(1, j.anim.Pages), img.Bands()%2 == 0)
+		out.Data, err = img.EncodeWithin(j.format.Name, originalQuality, effort, limit)
 		if errors.Is(err, vips.ErrEncodingTooLarge) {
 			return fmt.Errorf("%w: over %d bytes", ErrOriginalTooLarge, j.p.cfg.MaxOriginalBytes)
 		}

@@ -453,3 +453,62 @@ func TestProcessAVIFOutput(t *testing.T) {
 		checkUpright(t, v)
 	}
 }
+
+// TestProcessSameVariantsEncodedOnce: variants that come out the same
+// (inside variants wider than a small source, which never enlarge) hold
+// the same bytes under their own names, in the configured order, and an
+// explicit WebPEffort still applies to every output.
+func TestProcessSameVariantsEncodedOnce(t *testing.T) {
+	t.Parallel()
+	src := testimages.OrientedJPEG(testimages.Quadrants(200, 300), 6) // upright 200x300
+	variants := []media.Variant{inside("md", 400), cover("sm", 150, 150), inside("lg", 800), inside("half", 100)}
+	for _, effort := range []int{0, 1} {
+		res, err := runWith(context.Background(), Config{WebPEffort: effort}, src, media.SourceType{Formats: []string{"webp", "avif"}}, variants...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []struct {
+			name, format string
+			size
+		}{
+			{"md", "webp", size{200, 300}}, {"md", "avif", size{200, 300}},
+			{"sm", "webp", size{150, 150}}, {"sm", "avif", size{150, 150}},
+			{"lg", "webp", size{200, 300}}, {"lg", "avif", size{200, 300}},
+			{"half", "webp", size{100, 150}}, {"half", "avif", size{100, 150}},
+		}
+		if len(res.Variants) != len(want) {
+			t.Fatalf("effort %d: got %d outputs, want %d", effort, len(res.Variants), len(want))
+		}
+		for i, w := range want {
+			v := res.Variants[i]
+			if v.Name != w.name {
+				t.Errorf("effort %d: output %d is %s, want %s", effort, i, v.Name, w.name)
+			}
+			checkOutput(t, v, w.format, w.size)
+			checkUpright(t, v)
+		}
+		for i := range 2 {
+			if !bytes.Equal(res.Variants[i].Data, res.Variants[4+i].Data) {
+				t.Errorf("effort %d: md and lg %s differ", effort, res.Variants[i].Format)
+			}
+		}
+	}
+}
+
+// TestWebPEffort: 5 for small opaque outputs, 4 for larger ones and for
+// any with alpha, unless the processor sets one for all.
+func TestWebPEffort(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		configured, pixels int
+		alpha              bool
+		want               int
+	}{
+		{0, 64 * 64, false, 5}, {0, 256 * 256, false, 5}, {0, 256*256 + 1, false, 4},
+		{0, 150 * 150, true, 4}, {0, 1920 * 1080, false, 4}, {2, 64 * 64, false, 2}, {6, 1920 * 1080, true, 6},
+	} {
+		if got := webpEffort(c.configured, c.pixels, c.alpha); got != c.want {
+			t.Errorf("webpEffort(%d, %d, alpha %v) = %d, want %d", c.configured, c.pixels, c.alpha, got, c.want)
+		}
+	}
+}
