@@ -24,7 +24,7 @@ func BenchmarkProcessGallery(b *testing.B) {
 	Start(Config{Concurrency: 1}) // TestMain's config wins under go test; both use 1 thread
 	fast := galleryPreset
 	fast.WebPEffort = 2
-	for name, opts := range map[string]Options{"effort4": galleryPreset, "effort2": fast} {
+	for name, opts := range map[string]Options{"bySize": galleryPreset, "effort2": fast} {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
 				if _, err := Process(context.Background(), src, opts); err != nil {

@@ -40,8 +40,10 @@ type Options struct {
 	// Formats of each variant: "webp" (default and always first when set
 	// explicitly) and optionally "avif".
 	Formats []string
-	// WebPEffort is libwebp's CPU effort (method), 1-6. Default 2 when 0
-	// (DefaultWebPEffort); sharp and libvips default to 4.
+	// WebPEffort is libwebp's CPU effort (method), 1-6, for every WebP
+	// output. 0 (the default) chooses it per output by its size
+	// (webpEffort): 6 up to smallWebPPixels, 4 (libwebp's, libvips' and
+	// sharp's default) above.
 	WebPEffort int
 	// KeepOriginal also returns the original, upright, sRGB and without
 	// metadata, in the source format.
@@ -69,20 +71,37 @@ type Options struct {
 }
 
 // Defaults used for zero Options fields.
-//
-// DefaultWebPEffort is 2, not libwebp's 4: on the 2725x2225 benchmark photo
-// (libwebp 1.2.4, one thread) it encodes the 1200 px variant about 2x
-// faster (1920 px: 175 against 420 ms), which is most of a gallery or hero
-// job, for files 3-4% larger at equal SSIM on the large variants (xl at q82:
-// 121 340 bytes, SSIM 0.9394 against 116 760 and 0.9393 at effort 4; sharp
-// 117 156 and 0.9396). Effort 3 costs as much as 4 in this libwebp (both
-// use the RD-optimising token loop) for the same bytes. The measurements
-// and the reasoning are in docs/performance.md.
 const (
-	DefaultQuality    = 80
-	DefaultWebPEffort = 2
-	DefaultMaxFrames  = 50
+	DefaultQuality   = 80
+	DefaultMaxFrames = 50
 )
+
+// The WebP effort per output size, when Options.WebPEffort is 0 (issue 14,
+// docs/performance.md has the measurements). Effort 4 is what sharp uses:
+// below it (effort 2, the default until then) files were 3-5% larger and
+// butteraugli 4-5% worse on the 1200 and 1920 px variants, which hold most
+// of the bytes; effort 3 costs as much as 4 for the same bytes. Effort 6
+// (trellis quantisation) saves another 3-6% but costs about twice effort
+// 4's time, which only pays where the pixels are few: the covers (64x64,
+// 150x150) and small sources, a few milliseconds each. Above that the
+// bytes matter more than the time, but not that much more.
+const (
+	smallWebPPixels = 65_536 // 256x256
+	smallWebPEffort = 6
+	webPEffortAbove = 4
+)
+
+// webpEffort is the WebP effort for an output of pixels pixels (one
+// frame): the configured one, or by size.
+func webpEffort(configured, pixels int) int {
+	switch {
+	case configured > 0:
+		return configured
+	case pixels <= smallWebPPixels:
+		return smallWebPEffort
+	}
+	return webPEffortAbove
+}
 
 // maxAnimationPixels bounds the pixels of all decoded frames of an
 // animation together (4 bytes each: 64 MB), whatever MaxFrames says: 50
@@ -274,8 +293,24 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 		}
 	}()
 	outs := make([][]Output, len(opts.Variants))
+	// Variants that come out the same (a source smaller than several
+	// inside variants, which never enlarge, or two covers of one size) are
+	// encoded once.
+	type same struct {
+		p   plan
+		fit Fit
+	}
+	made := map[same]int{}
 	for _, i := range order {
 		v, p := opts.Variants[i], plans[i]
+		if j, ok := made[same{p, v.Fit}]; ok && !animated && i != blurFrom {
+			for _, o := range outs[j] {
+				o.Name = v.Name
+				outs[i] = append(outs[i], o)
+			}
+			continue
+		}
+		made[same{p, v.Fit}] = i
 		from := base
 		needW := int(math.Ceil(float64(res.Width) * p.scale))
 		needH := int(math.Ceil(float64(res.Height) * p.scale))
@@ -347,7 +382,7 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 			if limit <= 0 {
 				limit = math.MaxInt64
 			}
-			out.Data, err = img.EncodeWithin(format, originalQuality, opts.WebPEffort, limit)
+			out.Data, err = img.EncodeWithin(format, originalQuality, webpEffort(opts.WebPEffort, base.Width()*anim.PageHeight), limit)
 			if errors.Is(err, errEncodingTooLarge) {
 				return nil, fmt.Errorf("%w: over %d bytes", ErrOriginalTooLarge, opts.MaxOriginalBytes)
 			}
@@ -367,9 +402,6 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Quality < 1 || o.Quality > 100 {
 		return o, fmt.Errorf("imaging: quality %d not in 1-100", o.Quality)
-	}
-	if o.WebPEffort == 0 {
-		o.WebPEffort = DefaultWebPEffort
 	}
 	if o.WebPEffort < 0 || o.WebPEffort > 6 {
 		return o, fmt.Errorf("imaging: WebP effort %d not in 0-6", o.WebPEffort)
@@ -488,8 +520,9 @@ func cutFrames(base vimage, a animation, p plan, res *Result) (vimage, error) {
 // encodeVariant encodes one variant in format f: an animation as animated
 // WebP, or as its first frame in AVIF. It returns the frames written.
 func encodeVariant(img vimage, a animation, f string, opts Options) ([]byte, int, error) {
+	effort := webpEffort(opts.WebPEffort, img.Width()*img.Height()/max(1, a.Pages))
 	if a.Pages <= 1 || f == "webp" {
-		data, err := img.Encode(f, opts.Quality, opts.WebPEffort)
+		data, err := img.Encode(f, opts.Quality, effort)
 		return data, max(1, a.Pages), err
 	}
 	still, err := img.Crop(0, 0, img.Width(), img.Height()/a.Pages)
@@ -497,7 +530,7 @@ func encodeVariant(img vimage, a animation, f string, opts Options) ([]byte, int
 		return nil, 0, err
 	}
 	defer still.Close()
-	data, err := still.Encode(f, opts.Quality, opts.WebPEffort)
+	data, err := still.Encode(f, opts.Quality, effort)
 	return data, 1, err
 }
 

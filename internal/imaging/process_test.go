@@ -436,3 +436,49 @@ func TestProcessAVIFOutput(t *testing.T) {
 		checkUpright(t, v)
 	}
 }
+
+// TestProcessSameVariantsEncodedOnce: variants that come out the same
+// (inside variants wider than a small source, which never enlarge) hold
+// the same bytes under their own names, in the configured order, and an
+// explicit WebPEffort still applies to every output.
+func TestProcessSameVariantsEncodedOnce(t *testing.T) {
+	t.Parallel()
+	src := makeJPEG(testimages.Stored(testimages.Quadrants(200, 300), 6), 6) // upright 200x300
+	variants := []Variant{
+		{Name: "md", Width: 400, Fit: FitInside},
+		{Name: "sm", Width: 150, Height: 150, Fit: FitCover},
+		{Name: "lg", Width: 800, Fit: FitInside},
+		{Name: "half", Width: 100, Fit: FitInside},
+	}
+	for _, effort := range []int{0, 1} {
+		res, err := Process(context.Background(), src, Options{Variants: variants, Formats: []string{"webp", "avif"}, WebPEffort: effort})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []struct {
+			name, format string
+			size
+		}{
+			{"md", "webp", size{200, 300}}, {"md", "avif", size{200, 300}},
+			{"sm", "webp", size{150, 150}}, {"sm", "avif", size{150, 150}},
+			{"lg", "webp", size{200, 300}}, {"lg", "avif", size{200, 300}},
+			{"half", "webp", size{100, 150}}, {"half", "avif", size{100, 150}},
+		}
+		if len(res.Variants) != len(want) {
+			t.Fatalf("effort %d: got %d outputs, want %d", effort, len(res.Variants), len(want))
+		}
+		for i, w := range want {
+			v := res.Variants[i]
+			if v.Name != w.name {
+				t.Errorf("effort %d: output %d is %s, want %s", effort, i, v.Name, w.name)
+			}
+			checkOutput(t, v, w.format, w.size)
+			checkUpright(t, v)
+		}
+		for i := range 2 {
+			if !bytes.Equal(res.Variants[i].Data, res.Variants[4+i].Data) {
+				t.Errorf("effort %d: md and lg %s differ", effort, res.Variants[i].Format)
+			}
+		}
+	}
+}
