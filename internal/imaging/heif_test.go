@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
@@ -23,9 +24,17 @@ func heifSources(t *testing.T) map[string][]byte {
 	defer img.Close()
 	srcs := map[string][]byte{}
 	for _, f := range []string{"avif", "heic"} {
-		if srcs[f], err = img.Encode(f, 90, 0); err != nil {
+		b, err := img.Encode(f, 90, 0)
+		if f == "heic" && err != nil && strings.Contains(err.Error(), "Unsupported compression") {
+			// The prebuilt libvips (make build-fast) has libheif without
+			// an HEVC codec: it reads and writes AVIF only.
+			t.Logf("no HEIC source: this libvips cannot encode HEVC (%v)", err)
+			continue
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
+		srcs[f] = b
 	}
 	if b := readOptional("pitm.avif"); b != nil {
 		srcs["pitm.avif"] = b
