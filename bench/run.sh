@@ -23,7 +23,7 @@
 # portrait stored with orientation 6, a 1600 px PNG with alpha); the sharp
 # reference comes from ../shared/bench/sharp-reference. Without ../shared the
 # processing parts say so and are skipped.
-# Environment: ROUNDS (5), PRESETS ("avatar gallery hero"), PHOTO, IMAGES
+# Environment: SHARED (../shared), ROUNDS (5), PRESETS ("avatar gallery hero"), PHOTO, IMAGES
 # (space-separated paths; default the five above), REPEAT_<preset> (for the
 # photo; smaller images repeat more), LOAD_SECONDS (10), LOAD_CONCURRENCY
 # (50), LOAD_RATE (1000), LOAD_ROUNDS (3), WORKER_JOBS (hero jobs per worker
@@ -40,7 +40,7 @@ BIN_GIVEN=${BIN:+1}
 BIN=${BIN:-$ROOT/bin/ximagepipeline}
 ROUNDS=${ROUNDS:-5}
 PRESETS=${PRESETS:-avatar gallery hero}
-SHARED=$ROOT/../shared
+SHARED=${SHARED:-$ROOT/../shared}
 PHOTO=${PHOTO:-$SHARED/testdata/images/2569067123_aca715a2ee_o.jpg}
 SHARP_SRC=$SHARED/bench/sharp-reference
 SHARP=$OUT/sharp-reference
@@ -231,7 +231,7 @@ fi
 fi
 
 # --- 4 and 5. upload path ------------------------------------------------------------
-if [ -z "${SKIP_UPLOAD:-}" ]; then
+if [ -z "${SKIP_UPLOAD:-}" ] && [ -n "$HAVE_SHARED" ]; then
 	LEFT=()
 	SMALL=$OUT/upload-100k.jpg
 	[ -f "$SMALL" ] || vips thumbnail "$PHOTO" "$SMALL[Q=85,strip]" 800 # about 100 KB
@@ -287,11 +287,37 @@ if [ -z "${SKIP_UPLOAD:-}" ]; then
 	wait_ready "$PORT"
 	"$OUT/bin/latency" -url "http://127.0.0.1:$PORT/image-pipeline" -type avatar -n 10 "$PHOTO" >"$OUT/latency.json"
 	echo "202 to COMPLETE: $(tail -1 "$OUT/latency.json")"
+	summary+=("avatar 202 to COMPLETE: median $(jsonfield medianMs <"$OUT/latency.json") ms (min $(jsonfield minMs <"$OUT/latency.json"), max $(jsonfield maxMs <"$OUT/latency.json"))")
 	echo "worker RSS: $(rss $SERVER VmHWM) MB peak"
 	kill $SERVER; wait $SERVER 2>/dev/null || true
 	trap - EXIT
 	LEFT+=("$DATA")
 	rm -rf "${LEFT[@]}"
+fi
+
+# --- 6. worker throughput -------------------------------------------------------
+if [ -n "$HAVE_SHARED" ] && [ -z "${SKIP_WORKER:-}" ]; then
+	log "worker: $WORKER_JOBS hero jobs of the photo queued, then \`worker --concurrency C\` until all are COMPLETE (SQLite, local storage),"
+	log "  against C sharp reference processes sharing the images (sharp's default threads); $WORKER_ROUNDS rounds alternating"
+	printf '%-3s %5s %9s %9s %7s %11s %11s %9s %9s\n' c round "ours j/s" "sharp j/s" ratio "ours cpu/j" "sharp cpu/j" "ours RSS" "sharp RSS"
+	for c in 1 2; do
+		ratios=() ours_all=() sharp_all=() rss_all=()
+		for r in $(seq 1 "$WORKER_ROUNDS"); do
+			run_ours() { "$OUT/bin/worker" -bin "$BIN" -tmp "$OUT" -type hero -n "$WORKER_JOBS" -concurrency "$c" "$PHOTO" >"$OUT/worker-ours.json"; }
+			run_sharp() { "$OUT/bin/worker" -sharp "$SHARP" -type hero -n "$WORKER_JOBS" -concurrency "$c" "$PHOTO" >"$OUT/worker-sharp.json"; }
+			if (( r % 2 )); then run_ours; run_sharp; else run_sharp; run_ours; fi
+			o=$(jsonfield jobsPerSecond <"$OUT/worker-ours.json") s=$(jsonfield jobsPerSecond <"$OUT/worker-sharp.json")
+			ratio=$(awk -v o="$o" -v s="$s" 'BEGIN {printf "%.2f", o/s}')
+			ratios+=("$ratio") ours_all+=("$o") sharp_all+=("$s") rss_all+=("$(jsonfield peakRssMB <"$OUT/worker-ours.json")")
+			printf '%-3s %5s %9s %9s %7s %11s %11s %6s MB %6s MB\n' "$c" "$r" "$o" "$s" "$ratio" \
+				"$(jsonfield cpuPerJob <"$OUT/worker-ours.json")" "$(jsonfield cpuPerJob <"$OUT/worker-sharp.json")" \
+				"$(jsonfield peakRssMB <"$OUT/worker-ours.json")" "$(jsonfield peakRssMB <"$OUT/worker-sharp.json")"
+		done
+		mo=$(printf '%s\n' "${ours_all[@]}" | median) ms=$(printf '%s\n' "${sharp_all[@]}" | median)
+		mr=$(printf '%s\n' "${ratios[@]}" | median) mm=$(printf '%s\n' "${rss_all[@]}" | median)
+		printf '%-3s %5s %9s %9s %7s\n' "$c" median "$mo" "$ms" "$mr"
+		summary+=("$(printf 'worker c=%s hero: ours %6s jobs/s  sharp %6s jobs/s  ratio %5sx  ours peak RSS %s MB (median of %s rounds)' "$c" "$mo" "$ms" "$mr" "$mm" "$WORKER_ROUNDS")")
+	done
 fi
 
 log "summary (ratios are ours/sharp images per second in the same run)"
