@@ -41,9 +41,9 @@ type Options struct {
 	// explicitly) and optionally "avif".
 	Formats []string
 	// WebPEffort is libwebp's CPU effort (method), 1-6, for every WebP
-	// output. 0 (the default) chooses it per output by its size
-	// (webpEffort): 6 up to smallWebPPixels, 4 (libwebp's, libvips' and
-	// sharp's default) above.
+	// output. 0 (the default) chooses it per output (webpEffort): 5 for
+	// opaque outputs up to smallWebPPixels, else 4 (libwebp's, libvips'
+	// and sharp's default).
 	WebPEffort int
 	// KeepOriginal also returns the original, upright, sRGB and without
 	// metadata, in the source format.
@@ -76,28 +76,31 @@ const (
 	DefaultMaxFrames = 50
 )
 
-// The WebP effort per output size, when Options.WebPEffort is 0 (issue 14,
+// The WebP effort per output, when Options.WebPEffort is 0 (issue 14;
 // docs/performance.md has the measurements). Effort 4 is what sharp uses:
 // below it (effort 2, the default until then) files were 3-5% larger and
 // butteraugli 4-5% worse on the 1200 and 1920 px variants, which hold most
-// of the bytes; effort 3 costs as much as 4 for the same bytes. Effort 6
-// (trellis quantisation) saves another 3-6% but costs about twice effort
-// 4's time, which only pays where the pixels are few: the covers (64x64,
-// 150x150) and small sources, a few milliseconds each. Above that the
-// bytes matter more than the time, but not that much more.
+// of the bytes; effort 3 costs as much as 4 for the same bytes. Effort 5
+// (trellis quantisation of the final modes) saves another 3-5% for about
+// 3% more time on an opaque image, but lowers SSIM by about 0.002, which
+// the covers (64x64, 150x150: the avatar's) can spend and the large
+// variants cannot. With alpha, effort 5 and 6 are slow (libwebp compresses
+// the alpha plane harder: 50 ms more per 150 px cover of a photo with a
+// soft-edged alpha), so alpha stays at 4. Effort 6 saves 2-3% more than 5
+// for 20% more of an avatar job's time: not taken.
 const (
 	smallWebPPixels = 65_536 // 256x256
-	smallWebPEffort = 6
+	smallWebPEffort = 5
 	webPEffortAbove = 4
 )
 
 // webpEffort is the WebP effort for an output of pixels pixels (one
-// frame): the configured one, or by size.
-func webpEffort(configured, pixels int) int {
+// frame): the configured one, or by size and alpha.
+func webpEffort(configured, pixels int, alpha bool) int {
 	switch {
 	case configured > 0:
 		return configured
-	case pixels <= smallWebPPixels:
+	case pixels <= smallWebPPixels && !alpha:
 		return smallWebPEffort
 	}
 	return webPEffortAbove
@@ -382,7 +385,7 @@ func Process(ctx context.Context, src []byte, opts Options) (*Result, error) {
 			if limit <= 0 {
 				limit = math.MaxInt64
 			}
-			out.Data, err = img.EncodeWithin(format, originalQuality, webpEffort(opts.WebPEffort, base.Width()*anim.PageHeight), limit)
+			out.Data, err = img.EncodeWithin(format, originalQuality, webpEffort(opts.WebPEffort, base.Width()*anim.PageHeight, img.Bands()%2 == 0), limit)
 			if errors.Is(err, errEncodingTooLarge) {
 				return nil, fmt.Errorf("%w: over %d bytes", ErrOriginalTooLarge, opts.MaxOriginalBytes)
 			}
@@ -520,7 +523,7 @@ func cutFrames(base vimage, a animation, p plan, res *Result) (vimage, error) {
 // encodeVariant encodes one variant in format f: an animation as animated
 // WebP, or as its first frame in AVIF. It returns the frames written.
 func encodeVariant(img vimage, a animation, f string, opts Options) ([]byte, int, error) {
-	effort := webpEffort(opts.WebPEffort, img.Width()*img.Height()/max(1, a.Pages))
+	effort := webpEffort(opts.WebPEffort, img.Width()*img.Height()/max(1, a.Pages), img.Bands()%2 == 0)
 	if a.Pages <= 1 || f == "webp" {
 		data, err := img.Encode(f, opts.Quality, effort)
 		return data, max(1, a.Pages), err
