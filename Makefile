@@ -2,7 +2,7 @@
 BIN := bin/ximagepipeline
 GO  ?= go
 
-.PHONY: run build test test-js vet bench deps deps-test fuzz clean
+.PHONY: run build test test-js vet bench deps deps-test fuzz clean build-fast test-fast bench-fast deps-fast
 
 ## run: install libvips if missing, build, serve on :3000 with data in ./data
 run: build
@@ -50,6 +50,30 @@ bench: build
 
 deps:
 	@bash scripts/install-deps.sh run
+
+## The optional build against the prebuilt libvips 8.18 that sharp ships on
+## npm (docs/decisions.md): installed into .libvips/ by
+## scripts/install-libvips-prebuilt.sh, found through its pkg-config file.
+## CGO_CFLAGS names that directory: the go command's build cache keys cgo
+## packages by CGO_CFLAGS but not by PKG_CONFIG_PATH, so without it a cached
+## build against one libvips would be reused for the other.
+PREBUILT := $(CURDIR)/.libvips
+FAST_ENV  = PKG_CONFIG_PATH=$(PREBUILT)/lib/pkgconfig CGO_CFLAGS="-O2 -g -I$(PREBUILT)/include -DXIMAGEPIPELINE_PREBUILT_VIPS"
+
+## build-fast: bin/ximagepipeline-fast, against the prebuilt libvips (no HEIC)
+build-fast: deps-fast
+	$(FAST_ENV) $(GO) build -o bin/ximagepipeline-fast ./cmd/ximagepipeline
+
+## test-fast: every test against the prebuilt libvips
+test-fast: deps-fast deps-test
+	$(FAST_ENV) $(GO) test -count=1 -timeout 40m ./...
+
+## bench-fast: make bench with bin/ximagepipeline-fast
+bench-fast: build-fast
+	BIN=$(CURDIR)/bin/ximagepipeline-fast bash bench/run.sh
+
+deps-fast:
+	@bash scripts/install-libvips-prebuilt.sh $(PREBUILT)
 
 deps-test:
 	@bash scripts/install-deps.sh test

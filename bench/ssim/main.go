@@ -12,6 +12,14 @@
 // window (sigma 1.5), K1 = 0.01, K2 = 0.03: 1 is identical, and a
 // difference of 0.005 is about where artefacts start to be visible at
 // these sizes.
+//
+// With -butteraugli it also runs libjxl's butteraugli_main (Debian
+// libjxl-devtools) on the same pair, both composited on white, and adds
+// its 3-norm ("butteraugli": 0 is identical, lower is better; about 1 is
+// where a difference starts to show at 1:1) and its maximum distance
+// ("butteraugliMax"). Butteraugli compares colour as well as luma, in a
+// model of the eye's sensitivity, so it sees what luma SSIM cannot
+// (chroma subsampling, colour shifts).
 package main
 
 import (
@@ -20,7 +28,7 @@ import (
 	"fmt"
 	"image"
 	_ "image/jpeg"
-	_ "image/png"
+	"image/png"
 	"math"
 	"os"
 	"os/exec"
@@ -36,12 +44,15 @@ type line struct {
 	Width  int     `json:"width"`
 	Height int     `json:"height"`
 	SSIM   float64 `json:"ssim"`
+	BA     float64 `json:"butteraugli,omitempty"`
+	BAMax  float64 `json:"butteraugliMax,omitempty"`
 }
 
 func main() {
 	src := flag.String("src", "", "full-size oriented source (any format the vips CLI reads)")
 	cover := flag.String("cover", "xs,sm", "comma-separated output names (file name without extension) that are centre-cropped covers")
 	tmp := flag.String("tmp", "", "directory for the references (default: a temporary one)")
+	ba := flag.Bool("butteraugli", false, "also score with butteraugli_main (Debian libjxl-devtools)")
 	flag.Parse()
 	if *src == "" || flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: ssim -src ORIENTED [-cover xs,sm] OUTPUT...")
@@ -65,7 +76,7 @@ func main() {
 		name := strings.TrimSuffix(filepath.Base(out), filepath.Ext(out))
 		ref := filepath.Join(dir, fmt.Sprintf("ref-%dx%d-%v.png", b.Dx(), b.Dy(), covers[name]))
 		if _, err := os.Stat(ref); err != nil {
-			args := []string{"thumbnail", *src, ref, fmt.Sprint(b.Dx()), "--height", fmt.Sprint(b.Dy())}
+			args := []string{"thumbnail", *src, ref, fmt.Sprint(b.Dx()), "--height", fmt.Sprint(b.Dy()), "--no-rotate"}
 			if covers[name] {
 				args = append(args, "--crop", "centre")
 			} else {
@@ -78,9 +89,55 @@ func main() {
 		}
 		st, err := os.Stat(out)
 		check(err)
-		enc.Encode(line{File: out, Bytes: st.Size(), Width: b.Dx(), Height: b.Dy(),
-			SSIM: math.Round(ssim(luma(load(ref)), luma(img))*1e5) / 1e5})
+		l := line{File: out, Bytes: st.Size(), Width: b.Dx(), Height: b.Dy(),
+			SSIM: math.Round(ssim(luma(load(ref)), luma(img))*1e5) / 1e5}
+		if *ba {
+			l.BA, l.BAMax = butteraugli(dir, ref, out)
+		}
+		enc.Encode(l)
 	}
+}
+
+// butteraugli scores the output file out against the reference PNG ref with
+// butteraugli_main, both composited on white (it would otherwise read
+// alpha its own way): the 3-norm and the maximum distance.
+func butteraugli(dir, ref, out string) (pnorm, maxDist float64) {
+	a := filepath.Join(dir, "ba-ref.png")
+	b := filepath.Join(dir, "ba-out.png")
+	writeOnWhite(a, load(ref))
+	// The output is decoded by the vips CLI (libwebp's own decoder, with
+	// its smooth chroma upsampling, as browsers do), not by x/image/webp,
+	// whose nearest-neighbour chroma would dominate the score.
+	if msg, err := exec.Command("vips", "copy", out, b).CombinedOutput(); err != nil {
+		check(fmt.Errorf("vips copy %s: %v\n%s", out, err, msg))
+	}
+	writeOnWhite(b, load(b))
+	said, err := exec.Command("butteraugli_main", a, b, "--pnorm", "3").Output()
+	if err != nil {
+		check(fmt.Errorf("butteraugli_main %s: %v", out, err))
+	}
+	// Two lines: the maximum distance, then "3-norm: X".
+	if _, err := fmt.Sscanf(string(said), "%g\n3-norm: %g", &maxDist, &pnorm); err != nil {
+		check(fmt.Errorf("butteraugli_main said %q: %v", said, err))
+	}
+	return math.Round(pnorm*1e4) / 1e4, math.Round(maxDist*1e3) / 1e3
+}
+
+func writeOnWhite(path string, img image.Image) {
+	b := img.Bounds()
+	flat := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	for y := range b.Dy() {
+		for x := range b.Dx() {
+			r, g, bl, a := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
+			w := 0xffff - a
+			i := y*flat.Stride + x*4
+			flat.Pix[i], flat.Pix[i+1], flat.Pix[i+2], flat.Pix[i+3] = uint8((r+w)>>8), uint8((g+w)>>8), uint8((bl+w)>>8), 255
+		}
+	}
+	f, err := os.Create(path)
+	check(err)
+	check(png.Encode(f, flat))
+	check(f.Close())
 }
 
 func check(err error) {
