@@ -24,7 +24,7 @@ import (
 // with alpha. Here one thumbnail is analysed once per image with a fixed
 // blur, a centroid instead of an arg-max, and a confidence instead of a
 // threshold, so the result moves smoothly with the pixels: the shared test
-// images through the avatar, gallery and hero presets (thumbnails made
+// images through the avatar, gallery and hero source types (thumbnails made
 // from different sources) agree within 0.04. A photo whose detail is
 // spread evenly (the Landscape_N and Portrait_N photos: foliage) keeps
 // the centre exactly, so its eight EXIF orientations crop alike. It costs

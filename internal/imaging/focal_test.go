@@ -132,7 +132,7 @@ func TestProcessFocalPoint(t *testing.T) {
 				}
 			}
 
-			// The same image through another preset (the thumbnail made
+			// The same image through another source type (the thumbnail made
 			// from an inside variant instead of the base) agrees.
 			other, err := run(context.Background(), tc.src, media.SourceType{}, inside("md", 400))
 			if err != nil {

@@ -233,7 +233,7 @@ func (j *job) decode(context.Context) error {
 // focal point, and the facts, which come from one of them: the smallest
 // inside variant at least blurSize wide of a still (else the first frame).
 // Shrinking a 400 px variant to 32 px costs about 4 ms, the 1920 px base
-// of the hero preset about 30 ms.
+// of the hero source type about 30 ms.
 func (j *job) insides(ctx context.Context) error {
 	j.blurFrom = -1
 	for i, v := range j.want {

@@ -204,7 +204,7 @@ func TestProcessRealOrientations(t *testing.T) {
 }
 
 // TestProcessRealImages runs every shared test image through the gallery
-// preset plus AVIF and checks the outputs.
+// source type plus AVIF and checks the outputs.
 func TestProcessRealImages(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
