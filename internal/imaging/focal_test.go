@@ -12,7 +12,7 @@ import (
 	"github.com/ximagepipeline/ximagepipeline/media"
 )
 
-var avatarPreset = []media.Variant{
+var avatarVariants = []media.Variant{
 	cover("xs", 64, 64),
 	cover("sm", 150, 150),
 }
@@ -107,7 +107,7 @@ func TestProcessFocalPoint(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			res, err := run(context.Background(), tc.src, media.SourceType{}, avatarPreset...)
+			res, err := run(context.Background(), tc.src, media.SourceType{}, avatarVariants...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,7 +166,7 @@ func TestFocalPointStable(t *testing.T) {
 	for _, kind := range []string{"Landscape", "Portrait"} {
 		var pts []media.Point
 		for o := 1; o <= 8; o++ {
-			res, err := run(context.Background(), testimages.Shared(t, fmt.Sprintf("%s_%d.jpg", kind, o)), media.SourceType{}, avatarPreset...)
+			res, err := run(context.Background(), testimages.Shared(t, fmt.Sprintf("%s_%d.jpg", kind, o)), media.SourceType{}, avatarVariants...)
 			if err != nil {
 				t.Fatal(err)
 			}
