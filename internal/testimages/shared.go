@@ -47,13 +47,9 @@ func existing(dir string) string {
 // the folder is absent.
 func Shared(tb testing.TB, name string) []byte {
 	tb.Helper()
-	dir := SharedDir()
-	if dir == "" {
+	b := SharedOptional(tb, name)
+	if b == nil {
 		tb.Skipf("%s: the shared test images are absent (shared/testdata/images beside the module, or $XIP_TESTDATA)", name)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		tb.Fatal(err)
 	}
 	return b
 }
