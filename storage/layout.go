@@ -34,6 +34,10 @@ func (l Layout) Original(sourceType, sourceID, mediaID, ext string) string {
 	return path.Join(l.Originals, sourceType, sourceID, mediaID, "original."+ext)
 }
 
+// StagingFolder is the folder of staged uploads, ending in "/" (a prefix
+// for List).
+func (l Layout) StagingFolder() string { return l.Staging + "/" }
+
 // StagedJobID is the job id of a staged upload's key (Staged's inverse).
 func (l Layout) StagedJobID(key string) string {
 	return strings.TrimPrefix(key, l.Staging+"/")

@@ -299,7 +299,7 @@ func (w *Worker) removeStaged(ctx context.Context, job store.Job) {
 // and orphans whose upload never created a job. See queue.Handler.
 func (w *Worker) Cleanup(ctx context.Context) error {
 	var removed int
-	err := w.Storage.List(ctx, w.Layout.Staging+"/", func(o storage.Object) error {
+	err := w.Storage.List(ctx, w.Layout.StagingFolder(), func(o storage.Object) error {
 		job, err := w.Jobs.Job(ctx, w.Layout.StagedJobID(o.Key))
 		switch {
 		case errors.Is(err, jobs.ErrNotFound):
