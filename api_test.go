@@ -264,6 +264,7 @@ func TestConfigValidation(t *testing.T) {
 			c.SourceTypes = map[string]xip.SourceType{"a": {Variants: []string{"sm"}, Formats: []string{"webp", "png"}}}
 		}, `format "png"`},
 		{"bad storage path", func(c *xip.Config) { c.MediaPath = "a/b" }, "one plain segment"},
+		{"bad webp effort", func(c *xip.Config) { c.WebPEffort = 7 }, "webpEffort 7"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

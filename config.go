@@ -129,6 +129,14 @@ type Config struct {
 	MaxPixels    int64    // width x height x frames; default 100 megapixels
 	AllowedTypes []string // sniffed MIME types; default JPEG, PNG, WebP, GIF
 
+	// WebPEffort is libwebp's effort (method, 1-6) for every WebP output.
+	// Default 0: chosen per output, 4 (sharp's) and 5 for opaque outputs
+	// up to 256x256 px, which keeps the files as small as sharp's at equal
+	// quality. 2 encodes the large variants about twice as fast for files
+	// 3-5% larger: for when worker CPU costs more than bytes served
+	// (docs/performance.md).
+	WebPEffort int
+
 	StagingPath   string // default "staging"
 	MediaPath     string // default "media"
 	OriginalsPath string // default "originals"
@@ -325,6 +333,9 @@ func (c Config) validate() error {
 	}
 	if err := media.ValidateAllowedTypes(c.AllowedTypes); err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	if c.WebPEffort < 0 || c.WebPEffort > 6 {
+		return fmt.Errorf("config: webpEffort %d is not in 1..6 (0: chosen per output)", c.WebPEffort)
 	}
 	if c.MaxFileSize < 0 || c.MaxPixels < 0 || c.MaxAttempts < 1 || c.Concurrency < 0 {
 		return fmt.Errorf("config: maxFileSize, maxPixels and concurrency must be positive, maxAttempts at least 1")

@@ -1,6 +1,7 @@
 package ximagepipeline_test
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -52,4 +53,35 @@ func avifFile(t *testing.T) []byte {
 	}
 	t.Fatal("no AVIF output")
 	return nil
+}
+
+// TestWebPEffortConfigured: Config.WebPEffort reaches the encoder (effort
+// 2 makes other bytes than the default's per-output choice) and the
+// outputs stay what the source type asks for.
+func TestWebPEffortConfigured(t *testing.T) {
+	t.Parallel()
+	src := testimages.JPEG(testimages.Scene(3, 900, 600), 90)
+	outputs := func(effort int) map[string][]byte {
+		t.Helper()
+		res, err := xip.ProcessImage(context.Background(), xip.Config{WebPEffort: effort}, "gallery", src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]byte{}
+		for _, o := range res.Outputs {
+			if o.Format == "webp" {
+				out[o.Name] = o.Data
+			}
+		}
+		return out
+	}
+	chosen, fast := outputs(0), outputs(2)
+	if len(chosen) != 3 || len(fast) != 3 {
+		t.Fatalf("webp outputs %d and %d, want the gallery's 3 each", len(chosen), len(fast))
+	}
+	for name, b := range chosen {
+		if bytes.Equal(b, fast[name]) {
+			t.Errorf("%s: the same bytes at effort 2 as at the default (4): the setting did not reach the encoder", name)
+		}
+	}
 }

@@ -47,6 +47,7 @@ func (p *Pipeline) newWorker() (worker, error) {
 func newProcessor(cfg Config) (*imaging.Processor, error) {
 	return imaging.NewProcessor(imaging.Config{
 		Variants: cfg.Variants, AllowedTypes: cfg.AllowedTypes, MaxPixels: cfg.MaxPixels, MaxOriginalBytes: cfg.MaxFileSize,
+		WebPEffort: cfg.WebPEffort,
 	})
 }
 
