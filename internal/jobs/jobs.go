@@ -14,6 +14,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/ximagepipeline/ximagepipeline/failure"
 	"github.com/ximagepipeline/ximagepipeline/internal/queue"
@@ -101,6 +102,12 @@ func (s *Service) Create(ctx context.Context, jobs []store.Job) error {
 		}
 		return s.store.InsertJobs(ctx, tx, jobs)
 	})
+}
+
+// PruneTokens removes the records of upload tokens that expired before the
+// given time (see store.PruneTokens).
+func (s *Service) PruneTokens(ctx context.Context, expiredBefore time.Time) (int64, error) {
+	return s.store.PruneTokens(ctx, expiredBefore)
 }
 
 // TokenJob returns the job an upload token created; ErrNotFound when it

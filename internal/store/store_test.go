@@ -545,3 +545,33 @@ func TestSimilarMedia(t *testing.T) {
 		}
 	})
 }
+
+// TestPruneTokens: only the records of tokens expired before the given time
+// go; the others still stop a second use.
+func TestPruneTokens(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		now := time.Now()
+		for i, exp := range []time.Time{now.Add(-48 * time.Hour), now.Add(-25 * time.Hour), now.Add(-time.Hour), now.Add(time.Hour)} {
+			id := fmt.Sprintf("job_%d", i)
+			j := store.Job{ID: id, SourceType: "a", SourceID: "b", StagedKey: "staging/" + id, CreatedAt: now, TokenID: fmt.Sprintf("utk_%d", i), TokenExpires: exp}
+			if err := s.InTx(t.Context(), func(tx *sql.Tx) error {
+				if err := s.UseTokens(t.Context(), tx, []store.Job{j}); err != nil {
+					return err
+				}
+				return s.InsertJobs(t.Context(), tx, []store.Job{j})
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := s.PruneTokens(t.Context(), now.Add(-24*time.Hour)); err != nil || n != 2 {
+			t.Fatalf("PruneTokens = %d, %v; want the 2 expired over a day ago", n, err)
+		}
+		for i, want := range []bool{false, false, true, true} {
+			_, err := s.TokenJob(t.Context(), fmt.Sprintf("utk_%d", i))
+			if kept := err == nil; kept != want {
+				t.Errorf("utk_%d kept %v (%v), want %v", i, kept, err, want)
+			}
+		}
+	})
+}

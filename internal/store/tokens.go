@@ -63,3 +63,14 @@ func (s *Store) TokenJob(ctx context.Context, tokenID string) (string, error) {
 	}
 	return jobID, err
 }
+
+// PruneTokens removes the rows of upload tokens that expired before the
+// given time, and says how many: once a token is refused as expired, its
+// row can no longer stop a second use.
+func (s *Store) PruneTokens(ctx context.Context, expiredBefore time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM ximage_upload_tokens WHERE expires_at < ?`), millis(expiredBefore))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

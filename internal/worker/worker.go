@@ -294,9 +294,10 @@ func (w *Worker) removeStaged(ctx context.Context, job store.Job) {
 	}
 }
 
-// Cleanup removes staged uploads that are no longer needed: those of
-// finished jobs, those of jobs the queue gave up on (recording them FAILED),
-// and orphans whose upload never created a job. See queue.Handler.
+// Cleanup removes staged uploads that are no longer needed (those of
+// finished jobs, those of jobs the queue gave up on, recording them
+// FAILED, and orphans whose upload never created a job) and the records of
+// long-expired upload tokens. See queue.Handler.
 func (w *Worker) Cleanup(ctx context.Context) error {
 	var removed int
 	err := w.Storage.List(ctx, w.Layout.StagingFolder(), func(o storage.Object) error {
@@ -324,8 +325,17 @@ func (w *Worker) Cleanup(ctx context.Context) error {
 	if removed > 0 {
 		w.Logger.Info("cleanup removed staged uploads", "count", removed)
 	}
-	return err
+	pruned, perr := w.Jobs.PruneTokens(ctx, time.Now().Add(-SpentTokensKept))
+	if pruned > 0 {
+		w.Logger.Info("cleanup removed records of expired upload tokens", "count", pruned)
+	}
+	return errors.Join(err, perr)
 }
+
+// SpentTokensKept is how long past its expiry an upload token's record
+// is kept: a day, well beyond the hour in which an expired token still
+// reads its job's status, after which nothing consults it.
+const SpentTokensKept = 24 * time.Hour
 
 // contentType is the Content-Type of an output format, from the format
 // table.

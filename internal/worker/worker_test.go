@@ -19,12 +19,10 @@ import (
 	"github.com/ximagepipeline/ximagepipeline/storage/local"
 )
 
-// TestFailKeepsAnotherWorkersMedia: a worker whose late attempt fails
-// removes what it wrote only when it is the one recording the outcome; when
-// another worker completed the job first, the objects are that worker's
-// media (same keys) and stay.
-func TestFailKeepsAnotherWorkersMedia(t *testing.T) {
-	t.Parallel()
+// newWorker is a Worker without imaging on a fresh SQLite database and
+// local storage, with its store and storage.
+func newWorker(t *testing.T) (*Worker, *store.Store, *local.Store) {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := store.Open(ctx, "", filepath.Join(dir, "x.db"))
@@ -42,7 +40,44 @@ func TestFailKeepsAnotherWorkersMedia(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &Worker{Jobs: js, Storage: ls, Layout: storage.Layout{Staging: "staging", Media: "media", Originals: "originals"}, Logger: logger}
+	layout := storage.Layout{Staging: "staging", Media: "media", Originals: "originals"}
+	return &Worker{Jobs: js, Storage: ls, Layout: layout, StagingGrace: time.Hour, Logger: logger}, st, ls
+}
+
+// TestCleanupPrunesSpentTokens: the sweep removes the records of upload
+// tokens expired over SpentTokensKept ago, and keeps the others (which
+// still stop a second use).
+func TestCleanupPrunesSpentTokens(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w, st, _ := newWorker(t)
+	for id, expired := range map[string]time.Duration{"old": SpentTokensKept + time.Minute, "recent": SpentTokensKept - time.Minute} {
+		j := store.Job{ID: "job_" + id, SourceType: "avatar", SourceID: "u1", StagedKey: "staging/job_" + id, CreatedAt: time.Now(),
+			TokenID: "utk_" + id, TokenExpires: time.Now().Add(-expired)}
+		if err := w.Jobs.Create(ctx, []store.Job{j}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Cleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.TokenJob(ctx, "utk_old"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the record of a token expired over a day ago: %v, want it removed", err)
+	}
+	if job, err := st.TokenJob(ctx, "utk_recent"); err != nil || job != "job_recent" {
+		t.Errorf("the record of a token expired an hour ago: %q, %v; want it kept", job, err)
+	}
+}
+
+// TestFailKeepsAnotherWorkersMedia: a worker whose late attempt fails
+// removes what it wrote only when it is the one recording the outcome; when
+// another worker completed the job first, the objects are that worker's
+// media (same keys) and stay.
+func TestFailKeepsAnotherWorkersMedia(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w, st, ls := newWorker(t)
+	js := w.Jobs
 
 	newJob := func(id string) (store.Job, string) {
 		job := store.Job{ID: id, SourceType: "avatar", SourceID: "u1", StagedKey: "staging/" + id, CreatedAt: time.Now()}
