@@ -117,10 +117,12 @@ func uploadCommand() *cobra.Command {
 		wait                 bool
 	)
 	cmd := &cobra.Command{
-		Use:   "upload FILE... --source-type TYPE --source-id ID [--wait]",
+		Use:   "upload FILE|URL... --source-type TYPE --source-id ID [--wait]",
 		Short: "Upload images to a running server; prints one JSON line per file",
-		Long: `Upload sends each file to the server's upload route and prints its job.
+		Long: `Upload sends each file to the server's upload route and prints its job; an
+http:// or https:// URL is sent as the upload's url, for the server to fetch.
 With --wait it waits for each job to finish and prints its final status.
+An upload token (xut_...) may stand in for --api-key.
 Exit codes: 0 all accepted (and COMPLETE with --wait), 1 a request failed or was
 refused, 3 a job ended FAILED or REJECTED.`,
 		Args: cobra.MinimumNArgs(1),
@@ -169,13 +171,18 @@ refused, 3 a job ended FAILED or REJECTED.`,
 	return cmd
 }
 
-// upload streams one file as multipart, never holding it in memory.
+// upload streams one file as multipart, never holding it in memory; an
+// http(s) URL goes as the upload's url field instead.
 func (c *client) upload(ctx context.Context, path, sourceType, sourceID string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
+	isURL := strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://")
+	var f *os.File
+	if !isURL {
+		var err error
+		if f, err = os.Open(path); err != nil {
+			return "", err
+		}
+		defer f.Close()
 	}
-	defer f.Close()
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {
@@ -183,7 +190,11 @@ func (c *client) upload(ctx context.Context, path, sourceType, sourceID string) 
 		if err == nil {
 			err = mw.WriteField("sourceId", sourceID)
 		}
-		if err == nil {
+		switch {
+		case err != nil:
+		case isURL:
+			err = mw.WriteField("url", path)
+		default:
 			var part io.Writer
 			if part, err = mw.CreateFormFile("file", filepath.Base(path)); err == nil {
 				_, err = io.Copy(part, f)

@@ -7,6 +7,8 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
@@ -102,5 +104,19 @@ func TestUploadTokensAndURLIngest(t *testing.T) {
 	}
 	if code, body = do("GET", "/status/"+jobID+"?wait=30s", key, "", nil); code != 200 || body["status"] != "COMPLETE" {
 		t.Errorf("job of the url upload: %d %v, want 200 COMPLETE", code, body)
+	}
+
+	// The upload command: a URL argument is sent as the url, and an upload
+	// token stands in for the key.
+	_, tok = do("POST", "/upload-tokens", key, "application/json", []byte(`{"sourceType":"avatar","sourceId":"user-2"}`))
+	for _, c := range []struct{ bearer, sourceType, sourceID, arg string }{
+		{key, "gallery", "u", img.URL + "/b.jpg"},
+		{tok["token"].(string), "avatar", "user-2", img.URL + "/c.jpg"},
+	} {
+		out, err := exec.Command(bin, "upload", "--server", s.base(), "--api-key", c.bearer,
+			"--source-type", c.sourceType, "--source-id", c.sourceID, "--wait", c.arg).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), `"status":"COMPLETE"`) {
+			t.Errorf("upload %s as %s: %v\n%s", c.arg, c.sourceType, err, out)
+		}
 	}
 }
