@@ -38,6 +38,10 @@ export interface Media {
   /** GCD-reduced, "3:2". */
   aspectRatio: string;
   blurhash: string;
+  /** ThumbHash placeholder (base64): keeps the aspect ratio and transparency. */
+  thumbhash: string;
+  /** "#rrggbb", the colour of the largest group of like pixels: a background while anything loads. */
+  dominantColor: string;
   /** Of the source: jpeg, png, ... */
   format: string;
   focalPoint: { x: number; y: number };

@@ -132,10 +132,15 @@ export class XipImage extends HTMLElement {
     frame.replaceChildren();
     if (!media) {
       frame.style.removeProperty('aspect-ratio');
+      frame.style.removeProperty('background-color');
       return;
     }
     const box = imageBox(media);
     frame.style.aspectRatio = `${box.width} / ${box.height}`;
+    // The dominant colour shows at once, under the placeholder and in its
+    // stead when there is no BlurHash.
+    if (/^#[0-9a-f]{6}$/.test(media.dominantColor ?? '')) frame.style.backgroundColor = media.dominantColor;
+    else frame.style.removeProperty('background-color');
 
     const size = placeholderSize(box.width, box.height);
     const canvas = document.createElement('canvas');

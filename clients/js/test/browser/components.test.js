@@ -46,6 +46,7 @@ describe('web components in Chromium', { skip, timeout: 180_000 }, () => {
       loaded: el.hasAttribute('loaded'),
       failed: el.hasAttribute('failed'),
       frame: { width: box.width, height: box.height },
+      background: getComputedStyle(frame).backgroundColor,
       canvas: canvas && { width: canvas.width, height: canvas.height, opaque, shown: getComputedStyle(canvas).display !== 'none' && !canvas.hidden },
       img: img && {
         currentSrc: img.currentSrc, naturalWidth: img.naturalWidth, srcset: img.getAttribute('srcset'),
@@ -154,6 +155,8 @@ describe('web components in Chromium', { skip, timeout: 180_000 }, () => {
     assert.deepEqual([before.canvas.width, before.canvas.height, before.canvas.shown], [32, 21, true]);
     assert.equal(before.canvas.opaque, 32 * 21, 'the BlurHash is painted on every pixel');
     assert.deepEqual(before.frame, { width: 300, height: (300 * 533) / 800 }, 'the shape of the variants (lg is 800 x 533)');
+    const [r, g, b] = [1, 3, 5].map((i) => parseInt(media.dominantColor.slice(i, i + 2), 16));
+    assert.equal(before.background, `rgb(${r}, ${g}, ${b})`, 'the dominant colour is the frame\'s background');
 
     release();
     await page.waitForFunction(() => document.querySelector('#img').hasAttribute('loaded'));
