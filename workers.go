@@ -21,6 +21,9 @@ import (
 // refuses to start workers and ProcessImage fails.
 const BuiltWithProcessing = true
 
+// canProcess says whether this build can run workers: it can.
+func canProcess() error { return nil }
+
 // jobWorker is internal/worker's Worker as the pipeline's worker.
 type jobWorker struct{ *iworker.Worker }
 

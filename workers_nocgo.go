@@ -21,6 +21,9 @@ const BuiltWithProcessing = false
 var ErrNoProcessing = errors.New("this build cannot process images: it was built without cgo (CGO_ENABLED=0), so without libvips; " +
 	"set DisableWorkers (serve --workers=false) and run the workers from a build with cgo")
 
+// canProcess refuses workers in this build, before New opens anything.
+func canProcess() error { return ErrNoProcessing }
+
 func (p *Pipeline) newWorker() (worker, error) { return nil, ErrNoProcessing }
 
 // ProcessImage fails with ErrNoProcessing in a build without cgo.

@@ -137,6 +137,14 @@ func New(ctx context.Context, cfg Config) (_ *Pipeline, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if !cfg.DisableWorkers {
+		// Refused before anything is opened: a build that cannot run the
+		// workers it is asked for makes no data directory and migrates no
+		// database.
+		if err := canProcess(); err != nil {
+			return nil, err
+		}
+	}
 	p := &Pipeline{cfg: cfg, storage: cfg.Storage, tracer: cfg.TracerProvider.Tracer("github.com/ximagepipeline/ximagepipeline"), uploadSlots: make(chan struct{}, cfg.MaxConcurrentUploads), layout: storage.Layout{
 		Staging: cfg.StagingPath, Media: cfg.MediaPath, Originals: cfg.OriginalsPath,
 	}}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -40,6 +42,28 @@ func TestAPIServerWithoutCgo(t *testing.T) {
 		err := cmd.Run()
 		if code := cmd.ProcessState.ExitCode(); err == nil || code != 1 || !strings.Contains(stderr.String(), "this build cannot process images: it was built without cgo") {
 			t.Errorf("%s with the build without cgo: exit %d, %q; want 1 and why", args[0], code, stderr.String())
+		}
+	}
+}
+
+// TestWorkerWithoutCgoTouchesNothing: a build without cgo refuses to run
+// workers before it opens anything: no data directory made, no database
+// created or migrated (in a fleet, the shared PostgreSQL database of
+// servers still running an older schema).
+func TestWorkerWithoutCgoTouchesNothing(t *testing.T) {
+	t.Parallel()
+	apiOnly := buildBinary(t, "CGO_ENABLED=0")
+	for _, args := range [][]string{{"worker"}, {"serve", "--workers", "--addr", "127.0.0.1:0"}} {
+		data := filepath.Join(t.TempDir(), "data")
+		var stderr bytes.Buffer
+		cmd := exec.Command(apiOnly, append(args, "--data-dir", data)...)
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if code := cmd.ProcessState.ExitCode(); err == nil || code != 1 || !strings.Contains(stderr.String(), "this build cannot process images") {
+			t.Errorf("%s: exit %d, %q; want 1 and why", args[0], code, stderr.String())
+		}
+		if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s refused to run workers but made %s first (%v): its database was created and migrated", args[0], data, err)
 		}
 	}
 }

@@ -109,12 +109,15 @@ func (w *Worker) decide(ctx context.Context, job store.Job, policy *moderation.P
 		review := d.Review(c.res)
 		return &review, nil
 	}
-	if _, err := w.Jobs.Reject(ctx, job, attempt, d.Details(c.res)); err != nil {
+	recorded, err := w.Jobs.Reject(ctx, job, attempt, d.Details(c.res))
+	if err != nil {
 		return nil, fmt.Errorf("record rejection: %w", err)
 	}
-	if attempt > 1 {
+	if recorded && attempt > 1 {
 		// An earlier attempt may have been approved and stored outputs
-		// before failing: a rejected job leaves nothing public.
+		// before failing: a rejected job leaves nothing public. Unless
+		// another worker finished the job first: then those objects are
+		// its media (same keys) and stay, as in fail.
 		w.removeOutputs(ctx, job)
 	}
 	return nil, errRejected
