@@ -1,5 +1,7 @@
 package ximagepipeline
 
+import "errors"
+
 // ProcessedImage is the result of ProcessImage.
 type ProcessedImage struct {
 	Width       int // after auto-orientation
@@ -20,3 +22,8 @@ type Output struct {
 	Height int
 	Data   []byte
 }
+
+// ErrNoProcessing is New's answer when asked to run workers, and
+// ProcessImage's, in a build without cgo (BuiltWithProcessing false).
+var ErrNoProcessing = errors.New("this build cannot process images: it was built without cgo (CGO_ENABLED=0), so without libvips; " +
+	"set DisableWorkers (serve --workers=false) and run the workers from a build with cgo")

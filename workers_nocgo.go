@@ -4,7 +4,6 @@ package ximagepipeline
 
 import (
 	"context"
-	"errors"
 )
 
 // A build without cgo cannot process images (libvips is C): it is an API
@@ -15,11 +14,6 @@ import (
 // BuiltWithProcessing says whether this build can process images: false
 // here, built with CGO_ENABLED=0.
 const BuiltWithProcessing = false
-
-// ErrNoProcessing is New's answer when asked to run workers, and
-// ProcessImage's, in a build without cgo.
-var ErrNoProcessing = errors.New("this build cannot process images: it was built without cgo (CGO_ENABLED=0), so without libvips; " +
-	"set DisableWorkers (serve --workers=false) and run the workers from a build with cgo")
 
 // canProcess refuses workers in this build, before New opens anything.
 func canProcess() error { return ErrNoProcessing }

@@ -157,8 +157,21 @@ func (s *Service) Get(ctx context.Context, id string) (View, error) {
 				j = abandoned(j, queue.Status{Attempt: j.Attempts})
 			}
 		case queue.Failed, queue.Missing:
-			j = abandoned(j, qs)
+			// The worker may have recorded the outcome just before the
+			// queue ended the entry: read it again before calling it
+			// abandoned.
+			if j, err = s.store.Job(ctx, id); err != nil {
+				return View{}, err
+			}
+			if j.Outcome == "" {
+				j = abandoned(j, qs)
+			}
 		}
+	}
+	if j.Outcome == store.Failed && j.ErrorCode == "" {
+		// Recorded by a worker older than the codes (during a rolling
+		// upgrade, after migration 3's backfill ran): the generic code.
+		j.ErrorCode = failure.ErrProcessing.Code
 	}
 	return View{j, Status(j.Outcome)}, nil
 }

@@ -208,3 +208,27 @@ func TestUnknownJob(t *testing.T) {
 		t.Errorf("Get: %v, want ErrNotFound", err)
 	}
 }
+
+// TestFailedWithoutCode: a FAILED outcome recorded without a code (by a
+// worker older than the codes, during a rolling upgrade) reads as
+// PROCESSING_ERROR, never as an empty code.
+func TestFailedWithoutCode(t *testing.T) {
+	t.Parallel()
+	block := make(chan struct{})
+	t.Cleanup(func() { close(block) })
+	s, st := open(t, 1, nil, handler{func(ctx context.Context, _ string, _ int) error {
+		select {
+		case <-block:
+		case <-ctx.Done():
+		}
+		return nil
+	}})
+	j := create(t, s, "job_old")
+	j.Outcome, j.Error, j.Attempts = store.Failed, "Processing failed: disk full", 1
+	if err := st.FinishJob(context.Background(), j, nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Get(context.Background(), j.ID); err != nil || v.Status != jobs.Failed || v.ErrorCode != "PROCESSING_ERROR" || v.Error != j.Error {
+		t.Errorf("Get = %+v, %v; want FAILED PROCESSING_ERROR with its message", v, err)
+	}
+}
