@@ -262,6 +262,19 @@ func (j *job) facts(context.Context) error {
 // dominant colour (with their alpha), from one blurSize wide; the
 // perceptual hash from one hashSize wide.
 func summarise(img vips.Image, res *Result) error {
+	// A large image (the decoded base of a covers-only source type that
+	// keeps a re-encoded original, say) is read once, into an image both
+	// thumbnails come from, rather than once for each: 70 ms of a 5 MP base.
+	// The usual source, a 400 px variant, is read twice: under a ms.
+	if img.Width() > 1024 {
+		h := max(1, int(math.Round(float64(img.Height())*4*hashSize/float64(img.Width()))))
+		small, err := img.Resize(4*hashSize, h)
+		if err != nil {
+			return err
+		}
+		defer small.Close()
+		img = small
+	}
 	px, w, h, bands, err := thumbnail(img, blurSize)
 	if err != nil {
 		return err
