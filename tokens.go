@@ -159,12 +159,26 @@ func (p *Pipeline) MintUploadToken(ctx context.Context, req UploadTokenRequest) 
 // bearerUploadToken returns the upload token of a request's
 // "Authorization: Bearer xut_..." header, or "". Other bearer tokens (a
 // host's API keys) are none of the pipeline's business.
+//
+// A request without a token is one the host vouched for, so this fails
+// closed: any Authorization value a host might take for an upload token
+// (RFC 7235 reads the scheme in any case and allows more spaces; the
+// prefix in capitals) is returned as a token, which Verify refuses unless
+// it is exactly as minted. Otherwise a host that let "bearer xut_forged"
+// through to the pipeline would have it trusted like its own users.
 func bearerUploadToken(r *http.Request) string {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || !strings.HasPrefix(token, uploadtoken.Prefix) {
-		return ""
+	for _, v := range r.Header.Values("Authorization") {
+		f := strings.Fields(v)
+		if len(f) < 2 || !strings.EqualFold(f[0], "Bearer") ||
+			len(f[1]) < len(uploadtoken.Prefix) || !strings.EqualFold(f[1][:len(uploadtoken.Prefix)], uploadtoken.Prefix) {
+			continue
+		}
+		if v != "Bearer "+f[1] {
+			return v // not a token as minted: refused as TOKEN_INVALID
+		}
+		return f[1]
 	}
-	return token
+	return ""
 }
 
 // verifyToken checks an upload token's signature and, unless now is zero,

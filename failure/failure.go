@@ -225,9 +225,12 @@ func SourceTypeRemoved(name string) *Error {
 }
 
 // StorageFailed is a job's failure to read its staged upload or to write
-// its outputs (STORAGE_ERROR, as ErrStorage): it may pass.
-func StorageFailed(err error) *Error {
-	return ErrStorage.With("Processing failed: "+err.Error(), err)
+// its outputs (STORAGE_ERROR, as ErrStorage): it may pass. what says which
+// ("could not read the staged upload"); the storage's error is only the
+// cause, for logs: its text names the storage's endpoint, and a FAILED
+// status is read by clients (an upload token's browser) and webhooks.
+func StorageFailed(what string, err error) *Error {
+	return ErrStorage.With("Processing failed: "+what, err)
 }
 
 // StorageRefusedKey fails a job whose output key the storage refuses:

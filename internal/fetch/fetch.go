@@ -44,6 +44,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // Defaults of Fetcher.
@@ -328,12 +331,36 @@ func checkURL(raw string) (*url.URL, error) {
 			return nil, fmt.Errorf("%w: port %q", ErrBadURL, p)
 		}
 	}
-	if host := strings.TrimSuffix(u.Hostname(), "."); !strings.Contains(host, ":") && endsInNumber(host) {
+	host, err := lookupHost(u.Hostname())
+	if err != nil {
+		return nil, fmt.Errorf("%w: host %q: %v", ErrBadURL, u.Hostname(), err)
+	}
+	if !strings.Contains(host, ":") && endsInNumber(host) {
 		if ip, err := netip.ParseAddr(host); err != nil || !ip.Is4() {
 			return nil, fmt.Errorf("%w: host %q is an IPv4 address in a non-standard form", ErrBadURL, u.Hostname())
 		}
 	}
 	return u, nil
+}
+
+// lookupHost is the host net/http will look up or dial for hostname,
+// without a final dot: a name that is not ASCII goes through IDNA's lookup
+// mapping first, as net/http does it, which turns fullwidth digits and
+// ideographic full stops into ASCII ones ("２１３０７０６４３３" is
+// 2130706433, "127。1" is 127.1). The numeric rule must see that form.
+func lookupHost(hostname string) (string, error) {
+	host := hostname
+	for i := 0; i < len(host); i++ {
+		if host[i] >= utf8.RuneSelf {
+			ascii, err := idna.Lookup.ToASCII(host)
+			if err != nil {
+				return "", err
+			}
+			host = ascii
+			break
+		}
+	}
+	return strings.TrimSuffix(host, "."), nil
 }
 
 // endsInNumber is the URL Standard's test for a host to be parsed as an

@@ -256,12 +256,12 @@ func (w *Worker) readStaged(ctx context.Context, job store.Job) ([]byte, error) 
 		return nil, failure.ErrStagedFileMissing
 	}
 	if err != nil {
-		return nil, failure.StorageFailed(fmt.Errorf("read staged upload: %w", err))
+		return nil, failure.StorageFailed("could not read the staged upload", fmt.Errorf("read staged upload: %w", err))
 	}
 	defer rc.Close()
 	src, err := io.ReadAll(io.LimitReader(rc, w.MaxFileSize+1))
 	if err != nil {
-		return nil, failure.StorageFailed(fmt.Errorf("read staged upload: %w", err))
+		return nil, failure.StorageFailed("could not read the staged upload", fmt.Errorf("read staged upload: %w", err))
 	}
 	return src, nil
 }
@@ -272,7 +272,7 @@ func (w *Worker) put(ctx context.Context, key string, out imaging.Output) error 
 		return failure.StorageRefusedKey(key, err) // retrying cannot change the key
 	}
 	if err != nil {
-		return failure.StorageFailed(fmt.Errorf("store %s: %w", key, err))
+		return failure.StorageFailed("could not store "+key, fmt.Errorf("store %s: %w", key, err))
 	}
 	return nil
 }
