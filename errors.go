@@ -29,6 +29,7 @@ var (
 	ErrTokenInvalid   = failure.ErrTokenInvalid
 	ErrTokenExpired   = failure.ErrTokenExpired
 	ErrTokenUsed      = failure.ErrTokenUsed
+	ErrTokenInUse     = failure.ErrTokenInUse
 	ErrTokenMismatch  = failure.ErrTokenMismatch
 	ErrTokensDisabled = failure.ErrTokensDisabled
 

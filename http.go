@@ -69,7 +69,7 @@ func (p *Pipeline) handleUpload(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(ctx)
 	body := &countingReader{r: r.Body}
 	r.Body = http.MaxBytesReader(w, body, p.cfg.MaxFileSize+1<<20) // room for fields and framing
-	jobID, busy, err := p.inUploadSlot(func() (string, error) { return p.readUpload(r) })
+	jobID, busy, err := p.inUploadSlot(func() (string, error) { return p.readUpload(w, r) })
 	done(jobID, err)
 	if busy {
 		// Overloaded: the body is left unread and the connection closed.
@@ -218,10 +218,21 @@ func (c *countingReader) Close() error { return c.r.Close() }
 
 // readUpload admits a multipart upload, made with the upload token of its
 // Authorization header if it has one.
-func (p *Pipeline) readUpload(r *http.Request) (string, error) {
+func (p *Pipeline) readUpload(w http.ResponseWriter, r *http.Request) (string, error) {
 	g, err := p.uploadGrant(r.Context(), bearerUploadToken(r))
 	if err != nil {
 		return "", err
+	}
+	if g != nil {
+		// A token is a stranger's browser: one upload at a time, within
+		// the token's life and a grace for the last one to arrive, so that
+		// a dripping body cannot hold upload slots past its token.
+		release, ok := p.tokenUploads.take(g.ID)
+		if !ok {
+			return "", ErrTokenInUse
+		}
+		defer release()
+		_ = http.NewResponseController(w).SetReadDeadline(g.ExpiresAt.Add(tokenUploadGrace))
 	}
 	mr, err := r.MultipartReader()
 	if err != nil {

@@ -382,3 +382,34 @@ func (l *keyLocks) lock(key string) (unlock func()) {
 		l.mu.Unlock()
 	}
 }
+
+// tokenUploadGrace is how long past its token's expiry an upload's body
+// may still be arriving: one started in the token's last minute, on a slow
+// link.
+const tokenUploadGrace = 10 * time.Minute
+
+// inFlight is a set of keys in use (upload tokens whose upload is being
+// received) within this process.
+type inFlight struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+// take marks key in use and returns its release; ok is false when it was
+// in use already.
+func (f *inFlight) take(key string) (release func(), ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m[key] {
+		return nil, false
+	}
+	if f.m == nil {
+		f.m = map[string]bool{}
+	}
+	f.m[key] = true
+	return func() {
+		f.mu.Lock()
+		delete(f.m, key)
+		f.mu.Unlock()
+	}, true
+}

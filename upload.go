@@ -199,6 +199,11 @@ func (p *Pipeline) admit(ctx context.Context, f form, g *uploadtoken.Claims) (st
 		return fail(ErrNoFile)
 	case !gotFile && p.cfg.DisableURLIngest:
 		return fail(ErrURLIngestDisabled)
+	case !gotFile && g != nil:
+		// A token is handed to a browser for one upload of its own file;
+		// with a url, every refused fetch would leave it good for another,
+		// making it a free outbound request to anywhere until it expires.
+		return fail(ErrURLIngestDisabled.With("Uploads with an upload token send a file, not a url", nil))
 	}
 	if err := p.checkFields(g, &sourceType, &sourceID); err != nil {
 		return fail(err)

@@ -124,6 +124,8 @@ type Pipeline struct {
 	uploadSlots chan struct{}
 	// completing serialises the complete steps of one direct upload.
 	completing keyLocks
+	// tokenUploads are the upload tokens whose upload is being received.
+	tokenUploads inFlight
 	// files serves the default local storage's public objects.
 	files http.Handler
 	// openapi is the OpenAPI document as served, with this prefix.

@@ -7,6 +7,7 @@
 package failure
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -116,6 +117,8 @@ var (
 	ErrTokenExpired = sentinel(http.StatusUnauthorized, "TOKEN_EXPIRED", "Upload token expired")
 	// ErrTokenUsed: the token already created its job.
 	ErrTokenUsed = sentinel(http.StatusForbidden, "TOKEN_USED", "Upload token already used: ask for a new one")
+	// ErrTokenInUse: another upload with the token is being received.
+	ErrTokenInUse = sentinel(http.StatusConflict, "TOKEN_IN_USE", "Upload token is in use by another upload")
 	// ErrTokenMismatch: the token is for another sourceType, sourceId or
 	// job than the request names.
 	ErrTokenMismatch = sentinel(http.StatusForbidden, "TOKEN_MISMATCH", "Upload token is for another upload")
@@ -249,18 +252,19 @@ func Processing(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	return ErrProcessing.With("Processing failed: "+err.Error(), err)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return ErrProcessing.With("Processing failed: timed out", err)
+	}
+	// Anything else says only that: its text (a database's, a library's)
+	// may name internal hosts, and a status is read by browsers and
+	// webhooks. The cause goes to the log.
+	return ErrProcessing.With("", err)
 }
 
 // Abandoned is the failure of a job the queue gave up on without an
-// outcome recorded (its worker died on the last attempt, say): lastError
-// is the queue's last error of it, if any.
-func Abandoned(lastError string) *Error {
-	if lastError == "" {
-		return ErrProcessing.With("", nil)
-	}
-	return ErrProcessing.With("Processing failed: "+lastError, nil)
-}
+// outcome recorded (its worker died on the last attempt, say). The queue's
+// last error of it is not shown, as Processing's.
+func Abandoned() *Error { return ErrProcessing.With("", nil) }
 
 // As turns any error into an *Error: one passes through, anything else
 // becomes fallback with err as its cause (a 500 whose cause is only

@@ -177,9 +177,9 @@ func (s *Service) Get(ctx context.Context, id string) (View, error) {
 }
 
 // abandoned is j as FAILED after the queue gave up on it without an
-// outcome: the error is the queue's last.
+// outcome (its last error is only in the queue and the logs).
 func abandoned(j store.Job, qs queue.Status) store.Job {
-	e := failure.Abandoned(qs.LastError)
+	e := failure.Abandoned()
 	j.Outcome, j.Attempts, j.Error, j.ErrorCode = store.Failed, qs.Attempt, e.Message, e.Code
 	return j
 }
