@@ -226,13 +226,14 @@ func TestURLIngestRefusals(t *testing.T) {
 		assertRefused(t, c.name, code, body, 400, c.msg, c.code)
 	}
 
-	// An upload token's cap bounds the fetch too.
+	// An upload token sends a file: its url is not fetched
+	// (TestTokenUploadsSendFiles says why).
 	tok, err := e.p.MintUploadToken(t.Context(), xip.UploadTokenRequest{SourceType: "gallery", SourceID: "u", MaxFileSize: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	code, body := e.uploadWith(tok.Token, url("/a.jpg"))
-	assertRefused(t, "a url over the token's cap", code, body, 400, "File too large. Maximum size: 0.001MB", "FILE_TOO_LARGE")
+	assertRefused(t, "a url with a token", code, body, 400, "Uploads with an upload token send a file, not a url", "URL_INGEST_DISABLED")
 
 	e.assertNothingStaged()
 	if jobs, queued := e.countRows(); jobs != 0 || queued != 0 {

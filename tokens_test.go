@@ -359,17 +359,18 @@ func TestUploadTokenConcurrent(t *testing.T) {
 					switch {
 					case code == http.StatusAccepted:
 						accepted = append(accepted, body["jobId"].(string))
-					case code == 403 && jsonEqual(body, errBody("Upload token already used: ask for a new one", "TOKEN_USED")):
+					case code == 403 && jsonEqual(body, errBody("Upload token already used: ask for a new one", "TOKEN_USED")),
+						code == 409 && jsonEqual(body, errBody("Upload token is in use by another upload", "TOKEN_IN_USE")):
 						refused++
 					default:
-						t.Errorf("upload: %d %v, want 202 or 403 TOKEN_USED", code, body)
+						t.Errorf("upload: %d %v, want 202, 403 TOKEN_USED or 409 TOKEN_IN_USE", code, body)
 					}
 				})
 			}
 			close(start)
 			wg.Wait()
 			if len(accepted) != 1 || refused != uploads-1 {
-				t.Fatalf("%d accepted, %d refused TOKEN_USED; want 1 and %d", len(accepted), refused, uploads-1)
+				t.Fatalf("%d accepted, %d refused TOKEN_USED or TOKEN_IN_USE; want 1 and %d", len(accepted), refused, uploads-1)
 			}
 			if engine == "sqlite" {
 				if jobs, queued := e.countRows(); jobs != 1 || queued != 1 {

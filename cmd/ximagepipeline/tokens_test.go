@@ -7,7 +7,9 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -107,11 +109,15 @@ func TestUploadTokensAndURLIngest(t *testing.T) {
 	}
 
 	// The upload command: a URL argument is sent as the url, and an upload
-	// token stands in for the key.
+	// token stands in for the key (with a file: a token's url is refused).
 	_, tok = do("POST", "/upload-tokens", key, "application/json", []byte(`{"sourceType":"avatar","sourceId":"user-2"}`))
+	local := filepath.Join(t.TempDir(), "d.jpg")
+	if err := os.WriteFile(local, jpg, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct{ bearer, sourceType, sourceID, arg string }{
 		{key, "gallery", "u", img.URL + "/b.jpg"},
-		{tok["token"].(string), "avatar", "user-2", img.URL + "/c.jpg"},
+		{tok["token"].(string), "avatar", "user-2", local},
 	} {
 		out, err := exec.Command(bin, "upload", "--server", s.base(), "--api-key", c.bearer,
 			"--source-type", c.sourceType, "--source-id", c.sourceID, "--wait", c.arg).CombinedOutput()
