@@ -17,7 +17,7 @@ import (
 // server's Content-Type, its size at most limit, its pixels. Fetch errors
 // name addresses: they are logged, and the client gets a code and a
 // message without them.
-func (p *Pipeline) stageURL(ctx context.Context, jobID, rawURL string, limit int64) error {
+func (p *Pipeline) stageURL(ctx context.Context, key, rawURL string, limit int64) error {
 	if err := fetch.CheckURL(rawURL); err != nil {
 		return ErrURLInvalid.With("", err)
 	}
@@ -29,7 +29,7 @@ func (p *Pipeline) stageURL(ctx context.Context, jobID, rawURL string, limit int
 		return p.fetchFailure(ctx, err, limit)
 	}
 	defer resp.Body.Close()
-	return p.stage(ctx, jobID, &fetchedBody{r: resp.Body, p: p, ctx: ctx, limit: limit}, limit)
+	return p.stage(ctx, key, &fetchedBody{r: resp.Body, p: p, ctx: ctx, limit: limit}, limit)
 }
 
 // fetchedBody turns the errors of a fetched body into the upload's.

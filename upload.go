@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"io"
 	"mime/multipart"
@@ -124,17 +125,23 @@ func (p *Pipeline) admit(ctx context.Context, f form, g *uploadtoken.Claims) (st
 	)
 	limit := p.cfg.MaxFileSize
 	newJobID := func() string { return newID("job_") }
+	stagedKey := p.layout.Staged
 	if g != nil {
 		if g.MaxFileSize > 0 {
 			limit = min(limit, g.MaxFileSize)
 		}
 		if g.JobID != "" {
+			// A direct upload: its reserved job, staged under a key of this
+			// attempt's own, so that a complete racing it on another
+			// server never writes over the file of the one that commits.
 			newJobID = func() string { return g.JobID }
+			nonce := strings.ToLower(rand.Text()[:10])
+			stagedKey = func(jobID string) string { return p.layout.StagedCopy(jobID, nonce) }
 		}
 	}
 	fail := func(err error) (string, error) {
 		if jobID != "" {
-			p.discard(p.layout.Staged(jobID))
+			p.discard(stagedKey(jobID))
 		}
 		return "", err
 	}
@@ -177,7 +184,7 @@ func (p *Pipeline) admit(ctx context.Context, f form, g *uploadtoken.Claims) (st
 				}
 			}
 			id := newJobID()
-			if err := p.stage(ctx, id, file, limit); err != nil {
+			if err := p.stage(ctx, stagedKey(id), file, limit); err != nil {
 				// A refusal about the file ranks after the fields'; those
 				// may still come, so finish reading the form first.
 				if !gotType || !gotID {
@@ -211,12 +218,12 @@ func (p *Pipeline) admit(ctx context.Context, f form, g *uploadtoken.Claims) (st
 	if !gotFile {
 		// Fetched only now, for an upload whose fields passed.
 		id := newJobID()
-		if err := p.stageURL(ctx, id, rawURL, limit); err != nil {
+		if err := p.stageURL(ctx, stagedKey(id), rawURL, limit); err != nil {
 			return fail(err)
 		}
 		jobID = id
 	}
-	if err := p.enqueue(ctx, jobID, sourceType, sourceID, g); err != nil {
+	if err := p.enqueue(ctx, jobID, stagedKey(jobID), sourceType, sourceID, g); err != nil {
 		return "", err // enqueue removed the staged file
 	}
 	return jobID, nil
@@ -285,11 +292,11 @@ const sniffLen = 512
 // count again before decoding.
 const headerLimit = 256 << 10
 
-// stage streams the upload to {staging}/{jobID}, checking its type from its
+// stage streams the upload to its staging key, checking its type from its
 // first bytes, its size (at most limit bytes) while streaming and its pixel
 // count from its header, before anything is decoded. On a refusal nothing
 // stays staged.
-func (p *Pipeline) stage(ctx context.Context, jobID string, r io.Reader, limit int64) error {
+func (p *Pipeline) stage(ctx context.Context, key string, r io.Reader, limit int64) error {
 	first := make([]byte, sniffLen)
 	n, err := io.ReadFull(r, first)
 	first = first[:n]
@@ -340,7 +347,6 @@ func (p *Pipeline) stage(ctx context.Context, jobID string, r io.Reader, limit i
 	case lr.err != nil:
 		return readError(lr.err, limit)
 	}
-	key := p.layout.Staged(jobID)
 	if err := p.storage.Put(ctx, key, src, size, mime); err != nil {
 		switch {
 		case lr.tooLarge:
@@ -368,8 +374,7 @@ func pixels(h imagefile.Header) int64 {
 // token used meanwhile by another upload refuses this one (TOKEN_USED),
 // unless it is a direct upload's: then the job is this very one, completed
 // by another request, and the staged file is its.
-func (p *Pipeline) enqueue(ctx context.Context, jobID, sourceType, sourceID string, g *uploadtoken.Claims) error {
-	key := p.layout.Staged(jobID)
+func (p *Pipeline) enqueue(ctx context.Context, jobID, key, sourceType, sourceID string, g *uploadtoken.Claims) error {
 	job := store.Job{ID: jobID, SourceType: sourceType, SourceID: sourceID, StagedKey: key, CreatedAt: time.Now()}
 	if g != nil {
 		job.TokenID, job.TokenExpires = g.ID, g.ExpiresAt
@@ -379,9 +384,7 @@ func (p *Pipeline) enqueue(ctx context.Context, jobID, sourceType, sourceID stri
 	case err == nil:
 		return nil
 	case errors.Is(err, jobs.ErrTokenUsed):
-		if g.JobID == "" {
-			p.discard(key)
-		}
+		p.discard(key) // this attempt's own: the job that committed has its own key
 		return ErrTokenUsed
 	}
 	p.discard(key)

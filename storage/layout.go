@@ -18,11 +18,19 @@ func (l Layout) Staged(jobID string) string { return path.Join(l.Staging, jobID)
 
 // DirectUpload is the key a direct upload's client PUTs its file to, beside
 // the staged uploads. Its complete step streams it through the upload's
-// checks to Staged(jobID) and removes it, so the job reads only what was
-// checked, whatever the client PUTs later with the same URL. It never has
-// a job of its own: the staging sweep removes one left behind as an orphan
-// (StagedJobID gives "{jobId}.put", which no job has).
+// checks to a StagedCopy and removes it, so the job reads only what was
+// checked, whatever the client PUTs later with the same URL. The staging
+// sweep removes one left behind with the job's other staged files, or as
+// an orphan when the job never came to be.
 func (l Layout) DirectUpload(jobID string) string { return path.Join(l.Staging, jobID+".put") }
+
+// StagedCopy is the key a direct upload's complete step stages the checked
+// file under: one per attempt (nonce), so that two completes of one job on
+// two API servers never write the same key; the job records the key of
+// the one that committed, and the other removes its own.
+func (l Layout) StagedCopy(jobID, nonce string) string {
+	return path.Join(l.Staging, jobID+"."+nonce)
+}
 
 // Variant is the key of one variant of a media.
 func (l Layout) Variant(sourceType, sourceID, mediaID, name, format string) string {
@@ -38,9 +46,11 @@ func (l Layout) Original(sourceType, sourceID, mediaID, ext string) string {
 // for List).
 func (l Layout) StagingFolder() string { return l.Staging + "/" }
 
-// StagedJobID is the job id of a staged upload's key (Staged's inverse).
+// StagedJobID is the job id of a staged key (Staged's, StagedCopy's and
+// DirectUpload's inverse): what follows the staging folder, up to a dot.
 func (l Layout) StagedJobID(key string) string {
-	return strings.TrimPrefix(key, l.Staging+"/")
+	id, _, _ := strings.Cut(strings.TrimPrefix(key, l.Staging+"/"), ".")
+	return id
 }
 
 // MediaFolders are the folders holding every object of one media, its

@@ -6,20 +6,29 @@ import (
 	"github.com/ximagepipeline/ximagepipeline/storage"
 )
 
-// A direct upload's object lives beside the staged uploads under a name
-// no job has, so that the staging sweep treats one never completed as an
-// orphan, while the job's own staged key maps back to the job.
+// Every staged key of a job (its upload, a direct upload's object, the
+// copy a complete step makes) lives under staging and maps back to the
+// job, so that the staging sweep keeps it while the job is alive and
+// removes it once the job is finished, or as an orphan when no job came.
 func TestLayoutStaging(t *testing.T) {
 	t.Parallel()
 	l := storage.Layout{Staging: "staging", Media: "media", Originals: "originals"}
-	if got := l.Staged("job_a"); got != "staging/job_a" || l.StagedJobID(got) != "job_a" {
-		t.Errorf("Staged = %q, StagedJobID of it = %q", got, l.StagedJobID(got))
+	for _, c := range []struct{ key, want string }{
+		{l.Staged("job_a"), "staging/job_a"},
+		{l.DirectUpload("job_a"), "staging/job_a.put"},
+		{l.StagedCopy("job_a", "n1"), "staging/job_a.n1"},
+	} {
+		if c.key != c.want || l.StagedJobID(c.key) != "job_a" {
+			t.Errorf("key %q (want %q) maps to job %q, want job_a", c.key, c.want, l.StagedJobID(c.key))
+		}
+		if err := storage.ValidateKey(c.key); err != nil {
+			t.Errorf("%s: %v", c.key, err)
+		}
 	}
-	got := l.DirectUpload("job_a")
-	if got != "staging/job_a.put" || l.StagedJobID(got) == "job_a" {
-		t.Errorf("DirectUpload = %q, StagedJobID of it = %q: want a key under staging that is no job's", got, l.StagedJobID(got))
+	if l.StagedCopy("job_a", "n1") == l.StagedCopy("job_a", "n2") {
+		t.Error("two complete attempts share a staged key")
 	}
-	if err := storage.ValidateKey(got); err != nil {
-		t.Errorf("DirectUpload key: %v", err)
+	if got := l.StagingFolder(); got != "staging/" {
+		t.Errorf("StagingFolder = %q", got)
 	}
 }
