@@ -412,8 +412,7 @@ func (j *job) variant(ctx context.Context, i int) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		effort := webpEffort(j.p.cfg.WebPEffort, img.Width()*img.Height()/max(1, j.anim.Pages), img.Bands()%2 == 0)
-		data, frames, err := encodeVariant(img, j.anim, f, j.st.Quality, effort)
+		data, frames, err := encodeVariant(img, j.anim, f, j.st.Quality, j.effort(img))
 		if err != nil {
 			return fmt.Errorf("variant %s: %w", v.Name, err)
 		}
@@ -479,8 +478,7 @@ func (j *job) original(context.Context) error {
 			limit = math.MaxInt64
 		}
 		var err error
-		effort := webpEffort(j.p.cfg.WebPEffort, img.Width()*img.Height()/max(1, j.anim.Pages), img.Bands()%2 == 0)
-		out.Data, err = img.EncodeWithin(j.format.Name, originalQuality, effort, limit)
+		out.Data, err = img.EncodeWithin(j.format.Name, originalQuality, j.effort(img), limit)
 		if errors.Is(err, vips.ErrEncodingTooLarge) {
 			return fmt.Errorf("%w: over %d bytes", ErrOriginalTooLarge, j.p.cfg.MaxOriginalBytes)
 		}
@@ -491,6 +489,11 @@ func (j *job) original(context.Context) error {
 	}
 	j.res.Original = &out
 	return nil
+}
+
+// effort is the WebP effort for img (one frame's size, its alpha).
+func (j *job) effort(img vips.Image) int {
+	return webpEffort(j.p.cfg.WebPEffort, img.Width()*img.Height()/max(1, j.anim.Pages), img.Bands()%2 == 0)
 }
 
 // extension is the file extension of a format's outputs.
