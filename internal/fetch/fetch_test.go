@@ -203,7 +203,16 @@ func TestNumericHosts(t *testing.T) {
 		lookups.Add(1)
 		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
 	}
-	hosts := []string{"2130706433", "0177.0.0.1", "0x7f.0.0.1", "0x7f000001", "017700000001", "127.1", "127.0.1", "0x7F.1", "127.0.0.01", "2130706433."}
+	hosts := []string{"2130706433", "0177.0.0.1", "0x7f.0.0.1", "0x7f000001", "017700000001", "127.1", "127.0.1", "0x7F.1", "127.0.0.01", "2130706433.",
+		// The same, written with characters IDNA's lookup mapping turns into
+		// ASCII digits and dots, as net/http does to a host before it dials.
+		"\uff12\uff11\uff13\uff10\uff17\uff10\uff16\uff14\uff13\uff13", // fullwidth 2130706433
+		"127\u30021",                // 127。1 (ideographic full stop)
+		"\uff10x7f000001",           // fullwidth 0, then x7f000001
+		"127\uff0e0\uff0e0\uff0e01", // fullwidth full stops: 127.0.0.01
+		"\uff12\uff11\uff13\uff10\uff17\uff10\uff16\uff14\uff13\uff13\u3002", // with a final dot
+		"xn--a\u00e9.example", // refused by IDNA itself
+	}
 	for _, host := range hosts {
 		u := "http://" + host + ":" + p + "/"
 		t.Run(host, func(t *testing.T) {
@@ -212,6 +221,7 @@ func TestNumericHosts(t *testing.T) {
 				_, _, err := get(t, f, u)
 				wantErr(t, err, fetch.ErrBadURL)
 			}
+			wantErr(t, fetch.CheckURL(u), fetch.ErrBadURL)
 		})
 	}
 	t.Cleanup(func() {
@@ -222,6 +232,15 @@ func TestNumericHosts(t *testing.T) {
 			t.Errorf("the server got %d requests", n)
 		}
 	})
+}
+
+// TestIDNName: an internationalised name passes the URL rules that refuse
+// the numeric spellings above.
+func TestIDNName(t *testing.T) {
+	t.Parallel()
+	if err := fetch.CheckURL("https://b\u00fccher.example/a.jpg"); err != nil {
+		t.Errorf("an IDN name: %v", err)
+	}
 }
 
 // TestAllow shows the operator's list opening exactly what it lists.
