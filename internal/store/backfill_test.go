@@ -1,12 +1,8 @@
 package store_test
 
 import (
-	"database/sql"
-	"os"
-	"path/filepath"
+	"strings"
 	"testing"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
 )
@@ -35,31 +31,11 @@ func TestErrorCodeBackfill(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
 			url, path := e.url(t)
-			var (
-				db      *sql.DB
-				err     error
-				dialect = goose.DialectSQLite3
-				q       = `INSERT INTO ximage_jobs (id, queue_job_id, source_type, source_id, staged_key, outcome, error, attempts, created_at)
-					VALUES (?, 1, 'gallery', 'u1', 'staging/x', ?, ?, 3, 1700000000000)`
-			)
-			if e.name == "sqlite" {
-				db, err = sql.Open("sqlite", "file:"+path)
-			} else {
-				db, err = sql.Open("pgx", url)
-				dialect = goose.DialectPostgres
-				q = `INSERT INTO ximage_jobs (id, queue_job_id, source_type, source_id, staged_key, outcome, error, attempts, created_at)
-					VALUES ($1, 1, 'gallery', 'u1', 'staging/x', $2, $3, 3, 1700000000000)`
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			p, err := goose.NewProvider(dialect, db, os.DirFS(filepath.Join("migrations", e.name)), goose.WithTableName("ximage_schema"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := p.UpTo(t.Context(), 2); err != nil {
-				t.Fatal(err)
+			db := oldSchema(t, e.name, url, path, 2)
+			q := `INSERT INTO ximage_jobs (id, queue_job_id, source_type, source_id, staged_key, outcome, error, attempts, created_at)
+				VALUES (?, 1, 'gallery', 'u1', 'staging/x', ?, ?, 3, 1700000000000)`
+			if e.name == "postgres" {
+				q = strings.NewReplacer("(?, 1", "($1, 1", "?, ?, 3", "$2, $3, 3").Replace(q)
 			}
 			for id, j := range old {
 				var outcome any

@@ -388,6 +388,30 @@ func TestMediaModeration(t *testing.T) {
 	})
 }
 
+// oldSchema opens an engine's database (url, or the SQLite file at path)
+// with our migrations applied up to version only: a database as an older
+// release left it. It is closed when the test ends.
+func oldSchema(t *testing.T, engine, url, path string, version int64) *sql.DB {
+	t.Helper()
+	driver, source, dialect := "sqlite", "file:"+path, goose.DialectSQLite3
+	if engine == "postgres" {
+		driver, source, dialect = "pgx", url, goose.DialectPostgres
+	}
+	db, err := sql.Open(driver, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	p, err := goose.NewProvider(dialect, db, os.DirFS(filepath.Join("migrations", engine)), goose.WithTableName("ximage_schema"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(t.Context(), version); err != nil {
+		t.Fatalf("schema version %d: %v", version, err)
+	}
+	return db
+}
+
 // A database made by the first schema version upgrades in place: its media
 // keep their facts and read back without moderation, and new media record
 // theirs.
@@ -397,28 +421,7 @@ func TestOpenUpgradesSchema(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
 			url, path := e.url(t)
-			var (
-				db      *sql.DB
-				err     error
-				dialect = goose.DialectSQLite3
-			)
-			if e.name == "sqlite" {
-				db, err = sql.Open("sqlite", "file:"+path)
-			} else {
-				db, err = sql.Open("pgx", url)
-				dialect = goose.DialectPostgres
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			p, err := goose.NewProvider(dialect, db, os.DirFS(filepath.Join("migrations", e.name)), goose.WithTableName("ximage_schema"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := p.UpTo(t.Context(), 1); err != nil {
-				t.Fatalf("first schema version: %v", err)
-			}
+			db := oldSchema(t, e.name, url, path, 1)
 			// A media row as version 1 wrote it.
 			if _, err := db.ExecContext(t.Context(), `INSERT INTO ximage_media (id, job_id, source_type, source_id, doc, created_at)
 				VALUES ('med_old', 'job_old', 'gallery', 'user-1', '{"width":300,"height":200}', 1700000000000)`); err != nil {
