@@ -72,9 +72,7 @@ func (p *Pipeline) handleUpload(w http.ResponseWriter, r *http.Request) {
 	jobID, busy, err := p.inUploadSlot(func() (string, error) { return p.readUpload(w, r) })
 	done(jobID, err)
 	if busy {
-		// Overloaded: the body is left unread and the connection closed.
-		w.Header().Set("Retry-After", "1")
-		writeError(w, ErrBusy)
+		writeBusy(w) // the body is left unread and the connection closed
 		return
 	}
 	if err != nil {
@@ -101,8 +99,7 @@ func (p *Pipeline) handleComplete(w http.ResponseWriter, r *http.Request) {
 		return p.CompleteUpload(r.Context(), r.PathValue("jobId"), bearerUploadToken(r))
 	})
 	if busy {
-		w.Header().Set("Retry-After", "1")
-		writeError(w, ErrBusy)
+		writeBusy(w)
 		return
 	}
 	if err != nil {
@@ -164,6 +161,12 @@ func (p *Pipeline) inUploadSlot(admit func() (string, error)) (jobID string, bus
 	}
 	jobID, err = admit()
 	return jobID, false, err
+}
+
+// writeBusy tells a client past the upload slots to come back in a second.
+func writeBusy(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	writeError(w, ErrBusy)
 }
 
 // drainTime bounds how long a refused upload's body is read after the
