@@ -242,8 +242,7 @@ func (s *Service) Reconcile(ctx context.Context, job store.Job) (finished, recor
 	if qs.State != queue.Failed && qs.State != queue.Missing {
 		return false, false, nil // still queued or running
 	}
-	j := abandoned(job, qs)
-	recorded, err = s.Fail(ctx, job, j.Attempts, &failure.Error{Code: j.ErrorCode, Message: j.Error})
+	recorded, err = s.Fail(ctx, job, qs.Attempt, failure.Abandoned())
 	if err != nil {
 		return false, false, fmt.Errorf("record abandoned job %s: %w", job.ID, err)
 	}
