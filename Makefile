@@ -15,6 +15,7 @@ build: deps
 ## test: install what the tests start (libvips, PostgreSQL, versitygw, Chromium), then vet and test everything
 test: deps-test vet
 	$(GO) test -count=1 -timeout 40m ./...
+	$(GO) test -count=1 -race -run 'TestProcess(Threads|Concurrent)$$' ./internal/imaging/
 	$(MAKE) test-js
 	$(MAKE) fuzz
 

@@ -5,6 +5,7 @@ package ximagepipeline
 import (
 	"context"
 	"fmt"
+	"runtime"
 
 	"github.com/ximagepipeline/ximagepipeline/failure"
 	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
@@ -32,7 +33,7 @@ func (w jobWorker) attach(j *jobs.Service) { w.Jobs = j }
 // newWorker builds the worker of a pipeline that runs workers: its imaging
 // (libvips starts with the first processor) and what each job needs.
 func (p *Pipeline) newWorker() (worker, error) {
-	proc, err := newProcessor(p.cfg)
+	proc, err := newProcessor(p.cfg, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return nil, err
 	}
@@ -46,18 +47,22 @@ func (p *Pipeline) newWorker() (worker, error) {
 
 // newProcessor builds the pipeline's imaging from cfg: its variants, the
 // types it decodes and its limits (a re-encoded original is bounded by the
-// upload size limit).
-func newProcessor(cfg Config) (*imaging.Processor, error) {
+// upload size limit). A worker's jobs encode on up to threads goroutines
+// together: the CPUs, so that a job alone uses the idle ones and a busy
+// worker adds no threads (docs/decisions.md, "A job alone encodes on the
+// idle CPUs").
+func newProcessor(cfg Config, threads int) (*imaging.Processor, error) {
 	return imaging.NewProcessor(imaging.Config{
 		Variants: cfg.Variants, AllowedTypes: cfg.AllowedTypes, MaxPixels: cfg.MaxPixels, MaxOriginalBytes: cfg.MaxFileSize,
-		WebPEffort: cfg.WebPEffort,
+		WebPEffort: cfg.WebPEffort, Threads: threads,
 	})
 }
 
 // ProcessImage does a worker's processing of one image for a source type,
-// synchronously and without queue, database or storage: for batch tools
-// and benchmarks. Only cfg's variants, source types, allowed types and
-// limits are used.
+// synchronously and without queue, database or storage, on the calling
+// goroutine only: for batch tools and benchmarks, which run as many at once
+// as they want threads. Only cfg's variants, source types, allowed types
+// and limits are used.
 func ProcessImage(ctx context.Context, cfg Config, sourceType string, src []byte) (*ProcessedImage, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -67,7 +72,7 @@ func ProcessImage(ctx context.Context, cfg Config, sourceType string, src []byte
 	if !ok {
 		return nil, failure.UnknownSourceType(sourceType)
 	}
-	proc, err := newProcessor(cfg)
+	proc, err := newProcessor(cfg, 1)
 	if err != nil {
 		return nil, err
 	}

@@ -280,14 +280,16 @@ if [ -z "${SKIP_UPLOAD:-}" ] && [ -n "$HAVE_SHARED" ]; then
 	LEFT+=("$DATA") # deleted at the end: on this disk, creating files right after
 	# thousands were deleted is twice as slow, which would skew the next measurement
 
-	log "202 to COMPLETE for an avatar of the photo (serve with workers, one upload at a time, median of 10)"
+	log "202 to COMPLETE for an avatar and a hero of the photo (serve with workers, one upload at a time, median of 10)"
 	DATA=$(mktemp -d "$OUT/serve-XXXX") PORT=$(port)
 	"$BIN" serve --data-dir "$DATA" --addr "127.0.0.1:$PORT" --log-level error &
 	SERVER=$!
 	wait_ready "$PORT"
-	"$OUT/bin/latency" -url "http://127.0.0.1:$PORT/image-pipeline" -type avatar -n 10 "$PHOTO" >"$OUT/latency.json"
-	echo "202 to COMPLETE: $(tail -1 "$OUT/latency.json")"
-	summary+=("avatar 202 to COMPLETE: median $(jsonfield medianMs <"$OUT/latency.json") ms (min $(jsonfield minMs <"$OUT/latency.json"), max $(jsonfield maxMs <"$OUT/latency.json"))")
+	for type in avatar hero; do
+		"$OUT/bin/latency" -url "http://127.0.0.1:$PORT/image-pipeline" -type $type -n 10 "$PHOTO" >"$OUT/latency.json"
+		echo "$type 202 to COMPLETE: $(tail -1 "$OUT/latency.json")"
+		summary+=("$type 202 to COMPLETE: median $(jsonfield medianMs <"$OUT/latency.json") ms (min $(jsonfield minMs <"$OUT/latency.json"), max $(jsonfield maxMs <"$OUT/latency.json"))")
+	done
 	echo "worker RSS: $(rss $SERVER VmHWM) MB peak"
 	kill $SERVER; wait $SERVER 2>/dev/null || true
 	trap - EXIT

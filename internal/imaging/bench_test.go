@@ -2,33 +2,35 @@ package imaging
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
 	"github.com/ximagepipeline/ximagepipeline/media"
 )
 
-// BenchmarkProcessGallery compares with the sharp reference script
-// (shared/bench/sharp-reference, --preset gallery --threads 1) on the
-// same photo; run both one after the other and compare images/s. It runs
-// the contract's gallery source type at our WebP effort and at libwebp's
-// default.
-func BenchmarkProcessGallery(b *testing.B) {
+// BenchmarkProcess times one job at a time on the benchmark photo, per
+// source type, with its encodings on the job's goroutine only (threads=1,
+// as `process --threads 1` and the sharp comparison of make bench run) and
+// spread over two (threads=2, a worker's job alone on two idle CPUs): the
+// time a lone upload waits for its variants.
+func BenchmarkProcess(b *testing.B) {
 	src := testimages.Shared(b, "2569067123_aca715a2ee_o.jpg")
-	gallery := media.DefaultSourceTypes()["gallery"]
-	for name, effort := range map[string]int{"effort4": 4, "effort2": 2} {
-		p, err := NewProcessor(Config{WebPEffort: effort})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run(name, func(b *testing.B) {
-			for b.Loop() {
-				if _, err := p.Process(context.Background(), src, gallery); err != nil {
-					b.Fatal(err)
-				}
+	for _, name := range []string{"gallery", "hero"} {
+		st := media.DefaultSourceTypes()[name]
+		for _, threads := range []int{1, 2} {
+			p, err := NewProcessor(Config{Threads: threads})
+			if err != nil {
+				b.Fatal(err)
 			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
-		})
+			b.Run(fmt.Sprintf("%s/threads=%d", name, threads), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := p.Process(context.Background(), src, st); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync/atomic"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/imagefile"
 	"github.com/ximagepipeline/ximagepipeline/internal/vips"
@@ -89,6 +90,14 @@ type Config struct {
 	// outputs up to 256x256 px, else 4 (sharp's). 2 makes the large
 	// variants about twice as fast to encode, 3-5% larger.
 	WebPEffort int
+	// Threads is how many encodings the processor's jobs may run at once,
+	// together. A job encodes its outputs in turn, and hands one to a
+	// goroutine of its own while fewer than Threads encodings are running
+	// in the processor, so a job alone on idle CPUs spreads over them
+	// (the hero's 1920 px variant beside the smaller ones), and jobs that
+	// already fill the CPUs do not add threads. Default 0: 1, each job
+	// encodes one output at a time, as before.
+	Threads int
 }
 
 // withDefaults returns a copy of c with its empty fields set and its
@@ -102,6 +111,9 @@ func (c Config) withDefaults() Config {
 		variants[name] = v.WithDefaults()
 	}
 	c.Variants = variants
+	if c.Threads == 0 {
+		c.Threads = 1
+	}
 	if len(c.AllowedTypes) == 0 {
 		c.AllowedTypes = media.DefaultAllowedTypes()
 	}
@@ -120,6 +132,9 @@ func (c Config) validate() error {
 	if c.WebPEffort < 0 || c.WebPEffort > 6 {
 		return fmt.Errorf("imaging: WebP effort %d not in 0-6", c.WebPEffort)
 	}
+	if c.Threads < 0 {
+		return fmt.Errorf("imaging: Threads %d must not be negative", c.Threads)
+	}
 	if c.MaxPixels < 0 || c.MaxOriginalBytes < 0 {
 		return fmt.Errorf("imaging: MaxPixels %d and MaxOriginalBytes %d must not be negative", c.MaxPixels, c.MaxOriginalBytes)
 	}
@@ -132,6 +147,8 @@ func (c Config) validate() error {
 type Processor struct {
 	cfg     Config
 	allowed map[string]bool // format names (media.Format.Name) decoded
+	busy    atomic.Int64    // goroutines at work: one per job in Process, and each encoding handed off (encode)
+	handed  atomic.Int64    // encodings ever handed off (for tests)
 }
 
 // NewProcessor validates cfg and starts libvips if nobody did before. What

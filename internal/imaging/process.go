@@ -8,6 +8,7 @@ import (
 	"image"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/buckket/go-blurhash"
 
@@ -89,6 +90,8 @@ func (p *Processor) Process(ctx context.Context, src []byte, st media.SourceType
 		return nil, err
 	}
 	defer s.close()
+	p.busy.Add(1)
+	defer p.busy.Add(-1)
 	j := &job{p: p, source: s, src: src, st: st, want: st.Resolve(p.cfg.Variants)}
 	defer j.close()
 	for _, step := range []func(context.Context) error{
@@ -98,8 +101,12 @@ func (p *Processor) Process(ctx context.Context, src []byte, st media.SourceType
 		j.facts,    // placeholders, hash and focal point, from the smallest whole image
 		j.covers,   // the cover variants, cropped around the focal point
 		j.original, // the source's bytes without metadata, or re-encoded
+		j.collect,  // the variants' encodings, once all are done
 	} {
 		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := j.failed(); err != nil {
 			return nil, err
 		}
 		if err := step(ctx); err != nil {
@@ -137,8 +144,14 @@ type job struct {
 	blurImage vips.Image   // its image
 
 	owned []vips.Image    // closed by close
-	outs  [][]Output      // by variant
+	outs  [][]Output      // by variant, then format; filled by the encodings
 	made  map[madeKey]int // the variant each plan was first made for
+	same  map[int]int     // variant -> the one made for it: collect copies its outputs
+
+	// encodings handed to goroutines of their own (encode)
+	encoding sync.WaitGroup
+	mu       sync.Mutex
+	err      error // the first encoding's error
 }
 
 // own makes the job close img when it ends.
@@ -148,6 +161,7 @@ func (j *job) own(img vips.Image) vips.Image {
 }
 
 func (j *job) close() {
+	j.encoding.Wait() // they read the images
 	for _, img := range slices.Backward(j.owned) {
 		img.Close()
 	}
@@ -346,13 +360,68 @@ func onWhite(px []byte, w, h, bands int) *image.RGBA {
 // never kept to cut others from: the inside variants, made first, lose
 // nothing by it.
 func (j *job) covers(ctx context.Context) error {
-	if err := j.encodeVariants(ctx, media.FitCover); err != nil {
+	return j.encodeVariants(ctx, media.FitCover)
+}
+
+// collect waits for the encodings and lists the variants' outputs; a
+// variant that came out the same as another gets its encodings.
+func (j *job) collect(context.Context) error {
+	j.encoding.Wait()
+	if err := j.failed(); err != nil {
 		return err
+	}
+	for i, same := range j.same {
+		for _, o := range j.outs[same] {
+			o.Name = j.want[i].Name
+			j.outs[i] = append(j.outs[i], o)
+		}
 	}
 	for _, o := range j.outs {
 		j.res.Variants = append(j.res.Variants, o...)
 	}
 	return nil
+}
+
+// encode runs one encoding of the job: on a goroutine of its own while
+// the processor has fewer than Threads goroutines at work (a job alone
+// spreads over idle CPUs), else here. The first error is the job's
+// (failed), seen by the next step.
+func (j *job) encode(fn func() error) {
+	for {
+		n := j.p.busy.Load()
+		if n >= int64(j.p.cfg.Threads) {
+			j.fail(fn())
+			return
+		}
+		if j.p.busy.CompareAndSwap(n, n+1) {
+			break
+		}
+	}
+	j.p.handed.Add(1)
+	j.encoding.Add(1)
+	go func() {
+		defer j.encoding.Done()
+		defer j.p.busy.Add(-1)
+		j.fail(fn())
+	}()
+}
+
+func (j *job) fail(err error) {
+	if err == nil {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.err == nil {
+		j.err = err
+	}
+}
+
+// failed is the first error of the job's encodings so far.
+func (j *job) failed() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.err
 }
 
 // encodeVariants makes the variants of one fit, in the planned order, and
@@ -369,11 +438,14 @@ func (j *job) encodeVariants(ctx context.Context, fit media.Fit) error {
 		// inside variants, which never enlarge, or two covers of one size)
 		// are encoded once.
 		if same, ok := j.made[madeKey{j.plans[i], fit}]; ok && !j.animated && i != j.blurFrom {
-			for _, o := range j.outs[same] {
-				o.Name = j.want[i].Name
-				j.outs[i] = append(j.outs[i], o)
+			if j.same == nil {
+				j.same = map[int]int{}
 			}
+			j.same[i] = same
 			continue
+		}
+		if err := j.failed(); err != nil {
+			return err
 		}
 		if err := j.variant(ctx, i); err != nil {
 			return err
@@ -393,32 +465,35 @@ type madeKey struct {
 }
 
 // variant makes variant i and encodes it in every format of the source
-// type.
+// type (encode: maybe on other goroutines, into j.outs[i]).
 func (j *job) variant(ctx context.Context, i int) error {
 	v := j.want[i]
 	img, err := j.cut(i)
 	if err != nil {
 		return fmt.Errorf("variant %s: %w", v.Name, err)
 	}
-	if slices.Contains(j.kept, img) || i == j.blurFrom {
-		j.own(img) // kept for the next variants or the facts
-		if i == j.blurFrom {
-			j.blurImage = img
-		}
-	} else {
-		defer img.Close()
+	j.own(img) // read by the encodings, and kept for the next variants or the facts
+	if i == j.blurFrom {
+		j.blurImage = img
 	}
-	for _, f := range j.st.Formats {
+	j.outs[i] = make([]Output, len(j.st.Formats))
+	for k, f := range j.st.Formats {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		data, frames, err := encodeVariant(img, j.anim, f, j.st.Quality, j.effort(img))
-		if err != nil {
-			return fmt.Errorf("variant %s: %w", v.Name, err)
-		}
-		j.outs[i] = append(j.outs[i], Output{
-			Name: v.Name, Format: f, Ext: extension(f), Width: img.Width(), Height: img.Height() / j.anim.Pages,
-			Frames: frames, Data: data,
+		j.encode(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			data, frames, err := encodeVariant(img, j.anim, f, j.st.Quality, j.effort(img))
+			if err != nil {
+				return fmt.Errorf("variant %s: %w", v.Name, err)
+			}
+			j.outs[i][k] = Output{
+				Name: v.Name, Format: f, Ext: extension(f), Width: img.Width(), Height: img.Height() / j.anim.Pages,
+				Frames: frames, Data: data,
+			}
+			return nil
 		})
 	}
 	return nil

@@ -512,3 +512,114 @@ func TestWebPEffort(t *testing.T) {
 		}
 	}
 }
+
+// TestProcessThreads: a processor whose jobs hand encodings to goroutines
+// of their own (Threads > 1) makes the same outputs, byte for byte, in the
+// same order, and the same facts, as one that encodes each job on its own
+// goroutine: stills and an animation, alpha, two formats, covers, a
+// re-encoded original, variants made once for several names. A job
+// cancelled at any of its checks ends with the context's error once its
+// encodings are done (the race detector runs this in make test).
+func TestProcessThreads(t *testing.T) {
+	t.Parallel()
+	variants := []media.Variant{inside("lg", 800), inside("md", 400), cover("sm", 150, 150), inside("xl", 1200), cover("xs", 64, 64)}
+	stored := media.SourceType{Formats: []string{"webp", "avif"}, StoreOriginal: true}
+	for name, tc := range map[string]struct {
+		src []byte
+		st  media.SourceType
+	}{
+		"jpeg, exif 6":          {testimages.TaggedJPEG(testimages.Stored(testimages.Busy(900, 600, 1), 6), 6), stored},
+		"png with alpha":        {testimages.AlphaPNG(700, 500), media.SourceType{StoreOriginal: true}},
+		"smaller than variants": {testimages.PNG(testimages.Quadrants(300, 200)), stored},
+		"animation":             {animatedGIF(t), media.SourceType{Animated: true}},
+		"webp and avif, covers": {testimages.JPEG(testimages.Busy(1000, 800, 2), 90), media.SourceType{Formats: []string{"webp", "avif"}}},
+	} {
+		one, err := runWith(context.Background(), Config{}, tc.src, tc.st, variants...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, threads := range []int{2, 8} {
+			p, res := processWithThreads(t, threads, tc.src, tc.st, variants)
+			if p.handed.Load() == 0 {
+				t.Errorf("%s, %d threads: no encoding was handed to another goroutine", name, threads)
+			}
+			if len(res.Variants) != len(one.Variants) {
+				t.Fatalf("%s, %d threads: %d outputs, want %d", name, threads, len(res.Variants), len(one.Variants))
+			}
+			for i, o := range res.Variants {
+				w := one.Variants[i]
+				if o.Name != w.Name || o.Format != w.Format || o.Width != w.Width || o.Height != w.Height || o.Frames != w.Frames || !bytes.Equal(o.Data, w.Data) {
+					t.Errorf("%s, %d threads: output %d is %s.%s %dx%d (%d frames, %d bytes), want %s.%s %dx%d (%d frames, %d bytes), the same bytes",
+						name, threads, i, o.Name, o.Format, o.Width, o.Height, o.Frames, len(o.Data), w.Name, w.Format, w.Width, w.Height, w.Frames, len(w.Data))
+				}
+			}
+			if (res.Original == nil) != (one.Original == nil) || res.Original != nil && !bytes.Equal(res.Original.Data, one.Original.Data) {
+				t.Errorf("%s, %d threads: the original differs", name, threads)
+			}
+			if res.BlurHash != one.BlurHash || res.FocalPoint != one.FocalPoint || res.PHash != one.PHash || res.DominantColor != one.DominantColor {
+				t.Errorf("%s, %d threads: facts %q %v %x %s, want %q %v %x %s", name, threads,
+					res.BlurHash, res.FocalPoint, res.PHash, res.DominantColor, one.BlurHash, one.FocalPoint, one.PHash, one.DominantColor)
+			}
+		}
+	}
+
+	src := testimages.JPEG(testimages.Busy(1000, 800, 3), 90)
+	for n := 1; ; n++ {
+		ctx := &cancelAfter{Context: context.Background(), left: n}
+		p, err := NewProcessor(Config{Threads: 4, Variants: map[string]media.VariantSpec{"xl": variants[3].VariantSpec, "lg": variants[0].VariantSpec, "md": variants[1].VariantSpec}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = p.Process(ctx, src, media.SourceType{Variants: []string{"xl", "lg", "md"}, Formats: []string{"webp", "avif"}})
+		if err == nil {
+			if n < 6 {
+				t.Fatalf("Process made its outputs after checking its context only %d times", n-1)
+			}
+			break
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled at check %d: %v, want context.Canceled", n, err)
+		}
+		if b := p.busy.Load(); b != 0 {
+			t.Fatalf("cancelled at check %d: %d goroutines still at work after Process returned", n, b)
+		}
+	}
+}
+
+// processWithThreads processes src with a processor of threads Threads
+// whose variant table holds variants, and returns it with the result.
+func processWithThreads(t *testing.T, threads int, src []byte, st media.SourceType, variants []media.Variant) (*Processor, *Result) {
+	t.Helper()
+	cfg := Config{Threads: threads, AllowedTypes: allTypes, Variants: map[string]media.VariantSpec{}}
+	st.Variants = nil
+	for _, v := range variants {
+		cfg.Variants[v.Name] = v.VariantSpec
+		st.Variants = append(st.Variants, v.Name)
+	}
+	p, err := NewProcessor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Process(context.Background(), src, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, res
+}
+
+// cancelAfter is a context that is cancelled from its left-th Err call on,
+// wherever that call is made.
+type cancelAfter struct {
+	context.Context
+	mu   sync.Mutex
+	left int
+}
+
+func (c *cancelAfter) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.left--; c.left <= 0 {
+		return context.Canceled
+	}
+	return nil
+}
