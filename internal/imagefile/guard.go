@@ -3,7 +3,6 @@ package imagefile
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 )
 
 // Limits checked on the source's bytes before libvips sees them. Each one
@@ -33,7 +32,7 @@ const (
 func Guard(format string, src []byte) ([]byte, error) {
 	if format == "jpeg" {
 		if n := countJPEGScans(src); n > MaxJPEGScans {
-			return nil, fmt.Errorf("%w: progressive JPEG with %d scans (at most %d)", ErrUndecodable, n, MaxJPEGScans)
+			return nil, Undecodable("progressive JPEG with %d scans (at most %d)", n, MaxJPEGScans)
 		}
 		return src, nil
 	}
@@ -45,9 +44,9 @@ func Guard(format string, src []byte) ([]byte, error) {
 	if h, err := readHeader(bytes.NewReader(src), int64(len(src))); err == nil {
 		switch {
 		case format == "webp" && h.Frames > MaxWebPFrames:
-			return nil, fmt.Errorf("%w: animated WebP with %d frames (at most %d)", ErrUndecodable, h.Frames, MaxWebPFrames)
+			return nil, Undecodable("animated WebP with %d frames (at most %d)", h.Frames, MaxWebPFrames)
 		case format == "png" && (h.Width > MaxPNGSide || h.Height > MaxPNGSide):
-			return nil, fmt.Errorf("%w: PNG of %dx%d (libvips decodes at most %d pixels a side)", ErrUndecodable, h.Width, h.Height, MaxPNGSide)
+			return nil, Undecodable("PNG of %dx%d (libvips decodes at most %d pixels a side)", h.Width, h.Height, MaxPNGSide)
 		}
 	}
 	if format == "png" {

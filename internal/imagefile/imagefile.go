@@ -10,10 +10,29 @@
 // fuzz target.
 package imagefile
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // ErrUndecodable marks input that can never be decoded (corrupt, truncated,
 // unsupported or refused by a guard). Callers fail the job at once instead
-// of retrying. Package imaging returns the same error for what libvips
-// cannot decode; its text is what the worker cuts off before the reason.
+// of retrying. The errors that say why are UndecodableErrors, which match
+// it (errors.Is); package imaging returns them too, for what libvips cannot
+// decode.
 var ErrUndecodable = errors.New("imaging: image cannot be decoded")
+
+// UndecodableError is ErrUndecodable with its reason, which a failed job's
+// message shows ("Image could not be decoded: " + Reason).
+type UndecodableError struct{ Reason string }
+
+// Undecodable returns an UndecodableError whose reason is format with args,
+// as fmt.Sprintf makes it.
+func Undecodable(format string, args ...any) error {
+	return &UndecodableError{Reason: fmt.Sprintf(format, args...)}
+}
+
+func (e *UndecodableError) Error() string { return ErrUndecodable.Error() + ": " + e.Reason }
+
+// Is makes an UndecodableError match ErrUndecodable.
+func (e *UndecodableError) Is(target error) bool { return target == ErrUndecodable }

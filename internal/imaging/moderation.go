@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/ximagepipeline/ximagepipeline/internal/imagefile"
 	"github.com/ximagepipeline/ximagepipeline/internal/vips"
 )
 
@@ -39,7 +40,7 @@ func (p *Processor) ModerationImage(src []byte, maxSide int) ([]byte, error) {
 	}
 	img, err := vips.Decode(s.buf, s.format.Name, width, vips.ColourOf(s.h))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUndecodable, err)
+		return nil, imagefile.Undecodable("%v", err)
 	}
 	defer func() { img.Close() }()
 	if img.Bands() == 4 {

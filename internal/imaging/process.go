@@ -224,7 +224,7 @@ func (j *job) plan(context.Context) error {
 func (j *job) decode(context.Context) error {
 	base, anim, err := vips.DecodeFrames(j.buf, j.format.Name, j.decodeWidth, vips.ColourOf(j.h), j.pages)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUndecodable, err)
+		return imagefile.Undecodable("%v", err)
 	}
 	j.base, j.anim, j.animated = j.own(base), anim, anim.Pages > 1
 	j.first = base

@@ -31,10 +31,10 @@ func (p *Processor) open(src []byte) (*source, error) {
 	mime := imagefile.Sniff(src)
 	format, ok := media.FormatOf(mime)
 	if !ok || !format.Input {
-		return nil, fmt.Errorf("%w: unsupported type %s", ErrUndecodable, mime)
+		return nil, imagefile.Undecodable("unsupported type %s", mime)
 	}
 	if !p.allowed[format.Name] {
-		return nil, fmt.Errorf("%w: %s input is not enabled", ErrUndecodable, format.Name)
+		return nil, imagefile.Undecodable("%s input is not enabled", format.Name)
 	}
 	// AVIF and HEIC share libheif's loader, but not its decoders, and
 	// libheif picks the decoder of each image by its item type, whatever
@@ -43,7 +43,7 @@ func (p *Processor) open(src []byte) (*source, error) {
 	if format.Name == "avif" || format.Name == "heic" {
 		for _, codec := range imagefile.HEIFCodecs(src) {
 			if !p.allowed[heifCodecFormats[codec]] {
-				return nil, fmt.Errorf("%w: %s file coded as %s, which is not enabled", ErrUndecodable, format.Name, codec)
+				return nil, imagefile.Undecodable("%s file coded as %s, which is not enabled", format.Name, codec)
 			}
 		}
 	}
@@ -54,7 +54,7 @@ func (p *Processor) open(src []byte) (*source, error) {
 	s := &source{format: format, buf: vips.NewBuffer(guarded)}
 	if s.h, err = vips.ReadHeader(s.buf, format.Name); err != nil {
 		s.close()
-		return nil, fmt.Errorf("%w: %v", ErrUndecodable, err)
+		return nil, imagefile.Undecodable("%v", err)
 	}
 	frames := int64(max(s.h.Pages, 1))
 	if limit := p.cfg.MaxPixels; limit > 0 && int64(s.h.Width)*int64(s.h.Height)*frames > limit {

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/ximagepipeline/ximagepipeline/failure"
+	"github.com/ximagepipeline/ximagepipeline/internal/imagefile"
 	"github.com/ximagepipeline/ximagepipeline/internal/imaging"
 	"github.com/ximagepipeline/ximagepipeline/internal/jobs"
 	"github.com/ximagepipeline/ximagepipeline/internal/store"
@@ -177,9 +178,14 @@ func endSpan(span trace.Span, err error) {
 	span.End()
 }
 
-// undecodable is the failure of an image that can never be decoded.
+// undecodable is the failure of an image that can never be decoded, with
+// imaging's reason.
 func undecodable(err error) *failure.Error {
-	return failure.Undecodable(strings.TrimPrefix(err.Error(), imaging.ErrUndecodable.Error()+": "), err)
+	reason := "unknown reason"
+	if u, ok := errors.AsType[*imagefile.UndecodableError](err); ok {
+		reason = u.Reason
+	}
+	return failure.Undecodable(reason, err)
 }
 
 func (w *Worker) process(ctx context.Context, job store.Job, attempt int, last bool) (err error) {
