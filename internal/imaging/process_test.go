@@ -590,13 +590,7 @@ func TestProcessThreads(t *testing.T) {
 // whose variant table holds variants, and returns it with the result.
 func processWithThreads(t *testing.T, threads int, src []byte, st media.SourceType, variants []media.Variant) (*Processor, *Result) {
 	t.Helper()
-	cfg := Config{Threads: threads, AllowedTypes: allTypes, Variants: map[string]media.VariantSpec{}}
-	st.Variants = nil
-	for _, v := range variants {
-		cfg.Variants[v.Name] = v.VariantSpec
-		st.Variants = append(st.Variants, v.Name)
-	}
-	p, err := NewProcessor(cfg)
+	p, st, err := processorFor(Config{Threads: threads}, st, variants...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,9 +33,19 @@ func run(ctx context.Context, src []byte, st media.SourceType, variants ...media
 	return runWith(ctx, Config{}, src, st, variants...)
 }
 
-// runWith is run with a processor of cfg (AllowedTypes: every type when
-// empty; Variants: set from variants).
+// runWith is run with a processor of cfg (see processorFor).
 func runWith(ctx context.Context, cfg Config, src []byte, st media.SourceType, variants ...media.Variant) (*Result, error) {
+	p, st, err := processorFor(cfg, st, variants...)
+	if err != nil {
+		return nil, err
+	}
+	return p.Process(ctx, src, st)
+}
+
+// processorFor builds a processor of cfg whose variant table holds just
+// variants (AllowedTypes: every type when empty), and returns it with st
+// naming them all, in their order.
+func processorFor(cfg Config, st media.SourceType, variants ...media.Variant) (*Processor, media.SourceType, error) {
 	if len(cfg.AllowedTypes) == 0 {
 		cfg.AllowedTypes = allTypes
 	}
@@ -46,10 +56,7 @@ func runWith(ctx context.Context, cfg Config, src []byte, st media.SourceType, v
 		st.Variants = append(st.Variants, v.Name)
 	}
 	p, err := NewProcessor(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return p.Process(ctx, src, st)
+	return p, st, err
 }
 
 // inside and cover are variants of each fit.
