@@ -16,6 +16,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,7 +70,8 @@ func ParseKey(s string) (Key, error) {
 }
 
 // Config says how requests are guarded. The zero value lets loopback
-// clients in without a key and refuses everyone else.
+// clients in without a key and refuses everyone else, requests a proxy on
+// this host forwarded (with X-Forwarded-For or Forwarded) included.
 type Config struct {
 	// Keys, when any, are required of every API request (the stored files
 	// under {prefix}/files/ stay public: pages embed their URLs).
@@ -103,7 +105,8 @@ func (c Config) Wrap(prefix string, next http.Handler) http.Handler {
 		client, ok := c.authorize(r, need(r))
 		if hasUploadToken(r) && tokenRoute(r, prefix) {
 			// The pipeline verifies the token; rate limits go by address.
-			client, ok = "addr:"+clientAddr(r), true
+			addr, _ := c.client(r)
+			client, ok = "addr:"+addr, true
 		}
 		if !ok {
 			if client == "" {
@@ -173,24 +176,48 @@ func (c Config) authorize(r *http.Request, perm Permission) (string, bool) {
 		}
 		return "", false
 	}
-	addr := clientAddr(r)
-	if len(c.Keys) == 0 && (c.AllowAnonymous || isLoopback(addr)) {
+	addr, local := c.client(r)
+	if len(c.Keys) == 0 && (c.AllowAnonymous || local) {
 		return "addr:" + addr, true
 	}
 	return "", false
 }
 
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+// client says who sent a request: its address (what rate limits without a
+// key go by), and whether it is the local user, let in without a key when
+// there are none. It is the peer's address, unless the peer is a trusted
+// proxy (below).
+//
+// A request carrying X-Forwarded-For or Forwarded was relayed by its peer
+// on behalf of someone else: from a loopback peer (a reverse proxy on this
+// host) it is not the local user, since the peer's address says nothing of
+// who sent it.
+func (c Config) client(r *http.Request) (addr string, local bool) {
+	peer, ok := parseAddr(r.RemoteAddr)
+	if !ok {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			return r.RemoteAddr, false
+		}
+		return host, false
 	}
-	return host
+	forwarded := len(r.Header.Values("X-Forwarded-For")) > 0 || len(r.Header.Values("Forwarded")) > 0
+	return peer.String(), peer.IsLoopback() && !forwarded
 }
 
-func isLoopback(host string) bool {
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+// parseAddr reads an address, with or without a port ("10.1.2.3",
+// "10.1.2.3:5000", "2001:db8::1", "[2001:db8::1]:5000"), an IPv4 address
+// mapped into IPv6 as the IPv4 one.
+func parseAddr(s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		a = ap.Addr()
+	}
+	return a.Unmap(), true
 }
 
 // cors sets the CORS headers for allowed origins, and answers preflights.

@@ -187,3 +187,56 @@ func TestUploadRateLimit(t *testing.T) {
 		t.Fatalf("read limited: %d", rec.Code)
 	}
 }
+
+// unauthorized is the whole body of a 401, as clients have always read it.
+const unauthorized = `{"code":"UNAUTHORIZED","error":"An API key is required"}` + "\n"
+
+// TestForwardedLoopbackIsNotLocal: without trusted proxies, a request from
+// a loopback peer that carries X-Forwarded-For or Forwarded was relayed by
+// something on this host (a reverse proxy) for someone else. It is not
+// let in as the local user: without keys it gets the 401 a remote client
+// gets. A key, an upload token or --allow-anonymous still let it in.
+func TestForwardedLoopbackIsNotLocal(t *testing.T) {
+	t.Parallel()
+	keys := Config{Keys: []Key{mustKey(t, "admin-0123456789abc")}}
+	tests := []struct {
+		name   string
+		cfg    Config
+		remote string
+		token  string
+		header map[string]string
+		status int
+	}{
+		{"X-Forwarded-For from a remote client", Config{}, "127.0.0.1:5000", "", map[string]string{"X-Forwarded-For": "203.0.113.7"}, 401},
+		{"X-Forwarded-For naming loopback", Config{}, "127.0.0.1:5000", "", map[string]string{"X-Forwarded-For": "127.0.0.1"}, 401},
+		{"an empty X-Forwarded-For", Config{}, "127.0.0.1:5000", "", map[string]string{"X-Forwarded-For": ""}, 401},
+		{"Forwarded (RFC 7239)", Config{}, "127.0.0.1:5000", "", map[string]string{"Forwarded": "for=127.0.0.1;proto=https"}, 401},
+		{"IPv6 loopback", Config{}, "[::1]:5000", "", map[string]string{"X-Forwarded-For": "::1"}, 401},
+		{"another loopback address", Config{}, "127.0.0.2:5000", "", map[string]string{"X-Forwarded-For": "127.0.0.1"}, 401},
+		{"no forwarding header: the local user", Config{}, "127.0.0.1:5000", "", map[string]string{"X-Real-Ip": "203.0.113.7"}, 200},
+		{"anonymous allowed", Config{AllowAnonymous: true}, "127.0.0.1:5000", "", map[string]string{"X-Forwarded-For": "203.0.113.7"}, 200},
+		{"with a key", keys, "127.0.0.1:5000", "admin-0123456789abc", map[string]string{"X-Forwarded-For": "203.0.113.7"}, 200},
+		{"with an upload token", Config{}, "127.0.0.1:5000", "xut_anything", map[string]string{"X-Forwarded-For": "203.0.113.7"}, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := serve(tt.cfg, "POST", prefix+"/upload", tt.remote, tt.token, tt.header)
+			if w.Code != tt.status {
+				t.Fatalf("status %d, want %d (body %s)", w.Code, tt.status, w.Body)
+			}
+			if tt.status == 200 {
+				if w.Body.String() != "reached" {
+					t.Fatalf("body %q, want the handler reached", w.Body)
+				}
+				return
+			}
+			if w.Body.String() != unauthorized {
+				t.Fatalf("body %s, want %s", w.Body, unauthorized)
+			}
+			if got := w.Header().Get("WWW-Authenticate"); got != `Bearer realm="ximagepipeline"` {
+				t.Fatalf("WWW-Authenticate %q", got)
+			}
+		})
+	}
+}
