@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/spf13/pflag"
 
@@ -15,6 +16,7 @@ type accessOptions struct {
 	corsOrigins    []string
 	uploadRate     float64
 	uploadBurst    int
+	trustedProxies []string
 }
 
 func (a *accessOptions) addFlags(fs *pflag.FlagSet) {
@@ -23,6 +25,7 @@ func (a *accessOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&a.corsOrigins, "cors-origin", nil, `origin allowed to call the API from a browser, or "*" (repeatable)`)
 	fs.Float64Var(&a.uploadRate, "upload-rate", 0, "uploads per second allowed per client (0: no limit)")
 	fs.IntVar(&a.uploadBurst, "upload-burst", 20, "uploads a client may send at once above --upload-rate (needs it)")
+	fs.StringArrayVar(&a.trustedProxies, "trusted-proxy", nil, `address or CIDR prefix of a reverse proxy whose X-Forwarded-For names the client, such as "127.0.0.1" for nginx on this host (repeatable; Forwarded is not read)`)
 }
 
 // dependents: the burst is that of --upload-rate.
@@ -37,6 +40,13 @@ func (a *accessOptions) config() (access.Config, error) {
 	c := access.Config{
 		AllowAnonymous: a.allowAnonymous, CORSOrigins: a.corsOrigins,
 		UploadRate: a.uploadRate, UploadBurst: a.uploadBurst,
+	}
+	for _, s := range a.trustedProxies {
+		p, err := parsePrefix(s)
+		if err != nil {
+			return access.Config{}, fmt.Errorf("--trusted-proxy %q: %w", s, err)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
 	}
 	for _, s := range a.apiKeys {
 		k, err := access.ParseKey(s)

@@ -126,6 +126,20 @@ func TestOptionsWithoutTheirSwitch(t *testing.T) {
 		args: []string{"serve", "--fetch-allow", "intranet.example"},
 		want: `--fetch-allow "intranet.example": not an address or CIDR prefix such as 10.0.0.0/8`,
 	}, {
+		name: "a trusted proxy that is no address",
+		args: []string{"serve", "--trusted-proxy", "garbage"},
+		want: `--trusted-proxy "garbage": not an address or CIDR prefix such as 10.0.0.0/8`,
+	}, {
+		name: "trusted proxies from the environment, one a name",
+		args: []string{"serve"},
+		env:  []string{"TRUSTED_PROXY=127.0.0.1 nginx.internal"},
+		want: `--trusted-proxy "nginx.internal": not an address or CIDR prefix such as 10.0.0.0/8`,
+	}, {
+		name:   "trusted proxies from the config file, one a bad prefix",
+		args:   []string{"serve"},
+		config: "trusted-proxy: [10.0.0.0/8, \"fd00::/8\", 10.0.0.0/33]\n",
+		want:   `--trusted-proxy "10.0.0.0/33": not an address or CIDR prefix such as 10.0.0.0/8`,
+	}, {
 		name: "anonymous clients with API keys",
 		args: []string{"serve", "--allow-anonymous", "--api-key", "0123456789abcdef"},
 		want: "--allow-anonymous lets clients in without a key, but --api-key requires one of every client: keep one of them",

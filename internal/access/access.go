@@ -3,6 +3,9 @@
 // per-client upload rate limit. A library user wraps the pipeline's handler
 // with their own middleware instead.
 //
+// The client is the request's peer, or behind a trusted reverse proxy the
+// address the proxy's X-Forwarded-For names (Config.TrustedProxies).
+//
 // A request carrying an upload token ("Authorization: Bearer xut_...")
 // instead of a key is let through to the routes a token may use (upload,
 // complete a direct upload, the status and events of a job): the pipeline
@@ -16,6 +19,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,7 +73,8 @@ func ParseKey(s string) (Key, error) {
 }
 
 // Config says how requests are guarded. The zero value lets loopback
-// clients in without a key and refuses everyone else.
+// clients in without a key and refuses everyone else, requests a proxy on
+// this host forwarded (with X-Forwarded-For or Forwarded) included.
 type Config struct {
 	// Keys, when any, are required of every API request (the stored files
 	// under {prefix}/files/ stay public: pages embed their URLs).
@@ -83,6 +88,12 @@ type Config struct {
 	// or its address without one), with bursts of UploadBurst. 0: no limit.
 	UploadRate  float64
 	UploadBurst int
+	// TrustedProxies are the reverse proxies (load balancers, sidecars)
+	// whose X-Forwarded-For is believed: a request from one of them is
+	// from the client that header names, the rightmost address in it
+	// that is not itself a trusted proxy. Forwarded (RFC 7239) is not
+	// read. Without any, X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Wrap guards the API routes under prefix.
@@ -103,7 +114,8 @@ func (c Config) Wrap(prefix string, next http.Handler) http.Handler {
 		client, ok := c.authorize(r, need(r))
 		if hasUploadToken(r) && tokenRoute(r, prefix) {
 			// The pipeline verifies the token; rate limits go by address.
-			client, ok = "addr:"+clientAddr(r), true
+			addr, _ := c.client(r)
+			client, ok = "addr:"+addr, true
 		}
 		if !ok {
 			if client == "" {
@@ -173,24 +185,86 @@ func (c Config) authorize(r *http.Request, perm Permission) (string, bool) {
 		}
 		return "", false
 	}
-	addr := clientAddr(r)
-	if len(c.Keys) == 0 && (c.AllowAnonymous || isLoopback(addr)) {
+	addr, local := c.client(r)
+	if len(c.Keys) == 0 && (c.AllowAnonymous || local) {
 		return "addr:" + addr, true
 	}
 	return "", false
 }
 
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+// client says who sent a request: its address (what rate limits without a
+// key go by), and whether it is the local user, let in without a key when
+// there are none. It is the one answer to "who is the client".
+//
+// It is the peer's address, unless the peer is a trusted proxy: then it is
+// the rightmost address of X-Forwarded-For that is not a trusted proxy
+// (each proxy appends the address it got the request from, so the entries
+// left of the first untrusted one are whatever the client sent), or the
+// leftmost when every one is. A header missing, empty or unparsable there
+// leaves the peer's address.
+//
+// A request carrying X-Forwarded-For or Forwarded was relayed by its peer
+// on behalf of someone else: unless a trusted proxy's X-Forwarded-For
+// names a loopback client, it is not the local user, since the peer's
+// address says nothing of who sent it.
+func (c Config) client(r *http.Request) (addr string, local bool) {
+	peer, ok := parseAddr(r.RemoteAddr)
+	if !ok {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			return r.RemoteAddr, false
+		}
+		return host, false
 	}
-	return host
+	if c.trusted(peer) {
+		if from, ok := c.forwardedFor(r); ok {
+			return from.String(), from.IsLoopback()
+		}
+	}
+	forwarded := len(r.Header.Values("X-Forwarded-For")) > 0 || len(r.Header.Values("Forwarded")) > 0
+	return peer.String(), peer.IsLoopback() && !forwarded
 }
 
-func isLoopback(host string) bool {
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+// forwardedFor is the client a trusted proxy's X-Forwarded-For names
+// (several header lines read as one list), if it names one.
+func (c Config) forwardedFor(r *http.Request) (netip.Addr, bool) {
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, ok := parseAddr(strings.TrimSpace(hops[i]))
+		if !ok {
+			return netip.Addr{}, false
+		}
+		if i == 0 || !c.trusted(a) {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false // no hops: Split returns at least one
+}
+
+// trusted reports whether a is in one of the trusted proxies' prefixes.
+func (c Config) trusted(a netip.Addr) bool {
+	a = a.WithZone("")
+	for _, p := range c.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseAddr reads an address, with or without a port ("10.1.2.3",
+// "10.1.2.3:5000", "2001:db8::1", "[2001:db8::1]:5000"), an IPv4 address
+// mapped into IPv6 as the IPv4 one.
+func parseAddr(s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		a = ap.Addr()
+	}
+	return a.Unmap(), true
 }
 
 // cors sets the CORS headers for allowed origins, and answers preflights.
