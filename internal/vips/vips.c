@@ -106,7 +106,7 @@ int read_header(int format, const void *buf, size_t len, header_info *h) {
 }
 
 int thumbnail(const void *buf, size_t len, int width, int height,
-	int to_srgb, int pages, VipsImage **out) {
+	int to_srgb, const char *srgb, int pages, VipsImage **out) {
 	char options[64] = "fail_on=truncated";
 	if (pages > 1)
 		g_snprintf(options, sizeof(options), "fail_on=truncated,n=%d", pages);
@@ -114,7 +114,7 @@ int thumbnail(const void *buf, size_t len, int width, int height,
 		return vips_thumbnail_buffer((void *) buf, len, out, width,
 			"height", height, "size", VIPS_SIZE_DOWN,
 			"fail_on", VIPS_FAIL_ON_TRUNCATED, "option_string", options,
-			"export_profile", "srgb", NULL);
+			"export_profile", srgb, NULL);
 	return vips_thumbnail_buffer((void *) buf, len, out, width,
 		"height", height, "size", VIPS_SIZE_DOWN,
 		"fail_on", VIPS_FAIL_ON_TRUNCATED, "option_string", options, NULL);
@@ -164,7 +164,7 @@ static int jpeg_shrink(double factor) {
 // temporary file and took over a minute for an avatar. libvips 8.14's
 // thumbnail rejects some embedded CMYK profiles ("profile incompatible
 // with image") and falls back silently, shifting colours, hence this path.
-int load_cmyk(int format, const void *buf, size_t len, int width, VipsImage **out) {
+int load_cmyk(int format, const void *buf, size_t len, int width, const char *srgb, VipsImage **out) {
 	VipsImage *t[2] = {NULL, NULL};
 	if (format == XIP_JPEG) {
 		VipsImage *head;
@@ -179,7 +179,7 @@ int load_cmyk(int format, const void *buf, size_t len, int width, VipsImage **ou
 	if (!t[0])
 		return -1;
 	int r = vips_autorot(t[0], &t[1], NULL) ||
-		vips_icc_transform(t[1], out, "srgb", "embedded", TRUE,
+		vips_icc_transform(t[1], out, srgb, "embedded", TRUE,
 			"input_profile", "cmyk", NULL);
 	for (int i = 0; i < 2; i++)
 		if (t[i])

@@ -47,6 +47,11 @@ var (
 	startErr  error
 	started   atomic.Bool // Start succeeded
 
+	// srgb names the profile images with an embedded profile are
+	// converted to (srgb.go): ours, or libvips' own "srgb" when it cannot
+	// be made a file. Set by Start.
+	srgb *C.char
+
 	// loaders guards the set of loaders libvips may run, which only grows
 	// (EnableLoader). A decode that lets libvips pick the loader checks the
 	// pick and runs it holding loaders for reading, so that the set cannot
@@ -69,10 +74,18 @@ func Start() error {
 			startErr = vipsError("start libvips")
 			return
 		}
+		name := profileFile(srgbProfile())
+		if name == "" {
+			name = "srgb"
+		}
+		srgb = C.CString(name) // for the life of the process
 		started.Store(true)
 	})
 	return startErr
 }
+
+// profileName is the name libvips opens the sRGB profile by (tests).
+func profileName() string { return C.GoString(srgb) }
 
 // EnableLoader lets libvips run the loader of format for the rest of the
 // process. JPEG, PNG, WebP and GIF run from Start; "avif" and "heic" share
@@ -246,7 +259,7 @@ func decodeWith(buf Buffer, format string, width int, colour Colour, pages int, 
 	var thumb, srgb8, bare *C.VipsImage
 	if colour == CMYK {
 		var full *C.VipsImage
-		if C.load_cmyk(code, buf.p, buf.n, C.int(width), &full) != 0 {
+		if C.load_cmyk(code, buf.p, buf.n, C.int(width), srgb, &full) != 0 {
 			return Image{}, Animation{}, vipsError("decode")
 		}
 		defer C.g_object_unref(C.gpointer(full))
@@ -300,7 +313,7 @@ func thumbnail(buf Buffer, format C.int, width int, colour Colour, pages int, ou
 	case 0:
 		return fmt.Errorf("decode: libvips would read the file with %s", C.GoString(other))
 	}
-	if C.thumbnail(buf.p, buf.n, C.int(width), C.VIPS_MAX_COORD, C.int(colour), C.int(pages), out) != 0 {
+	if C.thumbnail(buf.p, buf.n, C.int(width), C.VIPS_MAX_COORD, C.int(colour), srgb, C.int(pages), out) != 0 {
 		return vipsError("decode")
 	}
 	return nil

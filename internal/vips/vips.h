@@ -35,11 +35,11 @@ typedef struct {
 int read_header(int format, const void *buf, size_t len, header_info *h);
 
 // thumbnail decodes, shrinks, orients and (to_srgb) converts through the
-// embedded profile, with the loader libvips detects. pages > 1 loads that
-// many frames of an animation as one tall image of pages frames
-// (page-height set), each shrunk alike.
+// embedded profile to the profile srgb names, with the loader libvips
+// detects. pages > 1 loads that many frames of an animation as one tall
+// image of pages frames (page-height set), each shrunk alike.
 int thumbnail(const void *buf, size_t len, int width, int height,
-	int to_srgb, int pages, VipsImage **out);
+	int to_srgb, const char *srgb, int pages, VipsImage **out);
 
 typedef struct {
 	int page_height, loop, n_delays;
@@ -55,9 +55,10 @@ int set_anim(VipsImage *in, VipsImage **out, int page_height, int *delays, int n
 
 int join_frames(VipsImage **in, int n, VipsImage **out);
 
-// load_cmyk loads a CMYK image of format upright in sRGB, through its
-// embedded profile (or libvips' CMYK profile), a JPEG shrunk on load.
-int load_cmyk(int format, const void *buf, size_t len, int width, VipsImage **out);
+// load_cmyk loads a CMYK image of format upright in sRGB (the profile srgb
+// names), through its embedded profile (or libvips' CMYK profile), a JPEG
+// shrunk on load.
+int load_cmyk(int format, const void *buf, size_t len, int width, const char *srgb, VipsImage **out);
 
 // load_jpeg decodes a JPEG upright and scaled to width, reduced while it
 // decodes. It returns 1, with nothing made, when the reduction left after
