@@ -260,7 +260,7 @@ int load_jpeg(const void *buf, size_t len, int width, VipsImage **out) {
 }
 
 int can_reduce(VipsImage *in, int width, int height) {
-	return !vips_image_hasalpha(in) && in->BandFmt == VIPS_FORMAT_UCHAR &&
+	return (!vips_image_hasalpha(in) || in->Bands == 4) && in->BandFmt == VIPS_FORMAT_UCHAR &&
 		in->Coding == VIPS_CODING_NONE && width <= in->Xsize && height <= in->Ysize &&
 		in->Xsize <= (double) width * REDUCE_MAX && in->Ysize <= (double) height * REDUCE_MAX;
 }
