@@ -5,6 +5,9 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/ximagepipeline/ximagepipeline/internal/testimages"
@@ -216,10 +219,13 @@ func TestReduceKeepsFlatColour(t *testing.T) {
 	}
 }
 
-// The fast JPEG path (shrink-on-load, then our reduction while decoding,
-// then rotation) gives what libvips' thumbnail gives, for every EXIF
-// orientation, colour and greyscale, shrunk on load or not.
-func TestFastJPEGMatchesThumbnail(t *testing.T) {
+// The fast paths make the picture the slow one makes: load_jpeg (plain
+// JPEGs) thumbnail's, for all eight orientations, colour and grey, shrunk
+// on load or not; load_png (8-bit PNGs) exactly what decoding the whole
+// PNG and then reducing it makes, RGB, RGBA and grey; and what they leave
+// to thumbnail (past REDUCE_MAX, a 16-bit PNG, grey with alpha) is
+// thumbnail's.
+func TestFastPathsMatchThumbnail(t *testing.T) {
 	t.Parallel()
 	grey := image.NewGray(image.Rect(0, 0, 640, 480))
 	for y := range 480 {
@@ -227,21 +233,47 @@ func TestFastJPEGMatchesThumbnail(t *testing.T) {
 			grey.Pix[y*640+x] = uint8(x*200/640 + y*50/480)
 		}
 	}
-	cases := []struct {
-		name  string
-		src   []byte
-		width int
-	}{
-		{"grey", testimages.TaggedJPEG(grey, 1), 300},
-		{"grey shrunk on load", testimages.TaggedJPEG(grey, 1), 100},
-		{"past REDUCE_MAX after shrink-on-load: thumbnail's", testimages.TaggedJPEG(grey, 1), 4},
+	rgba := image.NewNRGBA(image.Rect(0, 0, 640, 480))
+	greyAlpha := image.NewNRGBA(image.Rect(0, 0, 640, 480))
+	busy := testimages.Busy(640, 480, 5)
+	for y := range 480 {
+		for x := range 640 {
+			c := busy.RGBAAt(x, y)
+			a := uint8(min(255, max(0, (x-100)*255/400)))
+			rgba.SetNRGBA(x, y, color.NRGBA{c.R, c.G, c.B, a})
+			greyAlpha.SetNRGBA(x, y, color.NRGBA{c.G, c.G, c.G, a})
+		}
+	}
+	deep := image.NewRGBA64(image.Rect(0, 0, 640, 480))
+	for y := range 480 {
+		for x := range 640 {
+			deep.SetRGBA64(x, y, color.RGBA64{uint16(x * 100), uint16(y * 130), 30000, 65535})
+		}
+	}
+	// want: how the fast path's picture compares. "thumbnail": within
+	// what two lanczos3 implementations differ by; "slow": the same bytes
+	// as without the fast path (thumbnail's, or as loaded); "reduced":
+	// the same bytes as the whole PNG decoded, then reduced.
+	type tc struct {
+		name, format string
+		src          []byte
+		width, bands int
+		want         string
+	}
+	cases := []tc{
+		{"grey", "jpeg", testimages.TaggedJPEG(grey, 1), 300, 3, "thumbnail"},
+		{"grey shrunk on load", "jpeg", testimages.TaggedJPEG(grey, 1), 100, 3, "thumbnail"},
+		{"past REDUCE_MAX after shrink-on-load: thumbnail's", "jpeg", testimages.TaggedJPEG(grey, 1), 4, 3, "thumbnail"},
+		{"png rgb", "png", testimages.PNG(busy), 333, 3, "reduced"},
+		{"png rgba", "png", testimages.PNG(rgba), 200, 4, "reduced"},
+		{"png grey", "png", testimages.PNG(grey), 150, 3, "reduced"},
+		{"png rgba, same size: as loaded", "png", testimages.PNG(rgba), 640, 4, "slow"},
+		{"png grey with alpha: thumbnail's", "png", greyAlphaPNG(t, greyAlpha), 150, 4, "slow"},
+		{"png 16-bit: thumbnail's", "png", testimages.PNG(deep), 150, 3, "slow"},
+		{"png past REDUCE_MAX: thumbnail's", "png", testimages.PNG(rgba), 30, 4, "slow"},
 	}
 	for o := 1; o <= 8; o++ {
-		cases = append(cases, struct {
-			name  string
-			src   []byte
-			width int
-		}{fmt.Sprintf("orientation %d", o), testimages.TaggedJPEG(testimages.Stored(testimages.Quadrants(640, 480), o), o), 333})
+		cases = append(cases, tc{fmt.Sprintf("orientation %d", o), "jpeg", testimages.TaggedJPEG(testimages.Stored(testimages.Quadrants(640, 480), o), o), 333, 3, "thumbnail"})
 	}
 	cases[len(cases)-1].width = 150 // 640/150 > 4: shrunk 2x on load
 	for _, c := range cases {
@@ -249,16 +281,40 @@ func TestFastJPEGMatchesThumbnail(t *testing.T) {
 			t.Parallel()
 			buf := NewBuffer(c.src)
 			defer buf.Free()
-			fast, _, err := decodeWith(buf, "jpeg", c.width, PlainRGB, 1, true)
+			fast, _, err := decodeWith(buf, c.format, c.width, PlainRGB, 1, true)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer fast.Close()
-			slow, _, err := decodeWith(buf, "jpeg", c.width, PlainRGB, 1, false)
+			slow, _, err := decodeWith(buf, c.format, c.width, PlainRGB, 1, false)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer slow.Close()
+			if fast.Bands() != c.bands {
+				t.Fatalf("%d bands, want %d", fast.Bands(), c.bands)
+			}
+			switch c.want {
+			case "slow":
+				if mean, most := compare(t, fast, slow); most != 0 {
+					t.Fatalf("differs from the slow path by %.3f on average, %d at most", mean, most)
+				}
+				return
+			case "reduced":
+				full, _, err := decodeWith(buf, c.format, 640, PlainRGB, 1, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer full.Close()
+				if slow, err = full.Resize(slow.Width(), slow.Height()); err != nil {
+					t.Fatal(err)
+				}
+				defer slow.Close()
+				if mean, most := compare(t, fast, slow); most != 0 {
+					t.Fatalf("differs from the whole PNG reduced by %.3f on average, %d at most", mean, most)
+				}
+				return
+			}
 			// thumbnail resizes with libvips' own lanczos3 (rounding and
 			// tap placement differ slightly): the same picture, not the
 			// same bytes.
@@ -268,6 +324,32 @@ func TestFastJPEGMatchesThumbnail(t *testing.T) {
 			}
 		})
 	}
+}
+
+// greyAlphaPNG encodes img as a 2-band (grey and alpha) PNG, which Go's
+// encoder never writes: the vips command line converts it.
+func greyAlphaPNG(t *testing.T, img image.Image) []byte {
+	t.Helper()
+	vips, err := exec.LookPath("vips")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the vips command line (libvips-tools) is missing")
+		}
+		t.Skip("no vips command line (libvips-tools) to make a grey PNG with alpha")
+	}
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "rgba.png"), filepath.Join(dir, "ga.png")
+	if err := os.WriteFile(in, testimages.PNG(img), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command(vips, "colourspace", in, out, "b-w").CombinedOutput(); err != nil {
+		t.Fatalf("vips colourspace: %v\n%s", err, b)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // premultipliedReference is lanczos3Reference for RGBA weighted by alpha,

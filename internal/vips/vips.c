@@ -259,6 +259,42 @@ int load_jpeg(const void *buf, size_t len, int width, VipsImage **out) {
 	return r ? -1 : 0;
 }
 
+// load_png is load_jpeg for an 8-bit grey, RGB or RGBA PNG: decoded row
+// by row while lanczos_reduce reads it (RGBA premultiplied), then
+// oriented. thumbnail would premultiply in float and resize with a kernel
+// computed for every pixel. 1: another kind of PNG (16-bit, grey with
+// alpha), or more to reduce than lanczos_reduce takes: thumbnail's.
+int load_png(const void *buf, size_t len, int width, VipsImage **out) {
+	VipsImage *t[2] = {NULL, NULL};
+	if (vips_pngload_buffer((void *) buf, len, &t[0], "fail_on", VIPS_FAIL_ON_TRUNCATED,
+			"access", VIPS_ACCESS_SEQUENTIAL, NULL))
+		return -1;
+	const VipsImage *in = t[0];
+	const int orientation = vips_image_get_orientation(t[0]);
+	const int swap = vips_image_get_orientation_swap(t[0]);
+	const int ow = swap ? in->Ysize : in->Xsize, oh = swap ? in->Xsize : in->Ysize;
+	const int tw = VIPS_MIN(width, ow);
+	const double factor = (double) ow / tw;
+	const int th = VIPS_MAX(1, (int) (oh / factor + 0.5));
+	if (in->BandFmt != VIPS_FORMAT_UCHAR || in->Coding != VIPS_CODING_NONE ||
+		!(in->Bands == 1 || in->Bands == 3 || (in->Bands == 4 && vips_image_hasalpha(t[0]))) ||
+		ow > (double) tw * REDUCE_MAX || oh > (double) th * REDUCE_MAX) {
+		g_object_unref(t[0]);
+		return 1;
+	}
+	int r = 0;
+	if (tw == ow && th == oh) // nothing to reduce
+		r = vips_autorot(t[0], out, NULL);
+	else if (!(r = lanczos_reduce(t[0], swap ? th : tw, swap ? tw : th, &t[1]))) {
+		vips_image_set_int(t[1], VIPS_META_ORIENTATION, orientation);
+		r = vips_autorot(t[1], out, NULL);
+	}
+	for (int i = 0; i < 2; i++)
+		if (t[i])
+			g_object_unref(t[i]);
+	return r ? -1 : 0;
+}
+
 int can_reduce(VipsImage *in, int width, int height) {
 	return (!vips_image_hasalpha(in) || in->Bands == 4) && in->BandFmt == VIPS_FORMAT_UCHAR &&
 		in->Coding == VIPS_CODING_NONE && width <= in->Xsize && height <= in->Ysize &&

@@ -246,9 +246,9 @@ func DecodeFrames(buf Buffer, format string, width int, colour Colour, pages int
 	return decodeWith(buf, format, width, colour, pages, true)
 }
 
-// decodeWith is DecodeFrames, with load_jpeg's fast path for plain JPEGs
-// or (for tests, to compare) without.
-func decodeWith(buf Buffer, format string, width int, colour Colour, pages int, fastJPEG bool) (Image, Animation, error) {
+// decodeWith is DecodeFrames, with the fast paths for plain JPEGs and
+// 8-bit PNGs (load_jpeg, load_png) or (for tests, to compare) without.
+func decodeWith(buf Buffer, format string, width int, colour Colour, pages int, fast bool) (Image, Animation, error) {
 	if err := Start(); err != nil {
 		return Image{}, Animation{}, err
 	}
@@ -268,9 +268,14 @@ func decodeWith(buf Buffer, format string, width int, colour Colour, pages int, 
 			return Image{}, Animation{}, vipsError("resize")
 		}
 	} else {
-		r := C.int(1) // 1: load_jpeg does not take it
-		if fastJPEG && format == "jpeg" && colour == PlainRGB && pages <= 1 {
-			r = C.load_jpeg(buf.p, buf.n, C.int(width), &thumb)
+		r := C.int(1) // 1: load_jpeg or load_png does not take it
+		if fast && colour == PlainRGB && pages <= 1 {
+			switch format {
+			case "jpeg":
+				r = C.load_jpeg(buf.p, buf.n, C.int(width), &thumb)
+			case "png":
+				r = C.load_png(buf.p, buf.n, C.int(width), &thumb)
+			}
 		}
 		if r < 0 {
 			return Image{}, Animation{}, vipsError("decode")

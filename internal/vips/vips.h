@@ -65,6 +65,11 @@ int load_cmyk(int format, const void *buf, size_t len, int width, const char *sr
 // shrink-on-load is past REDUCE_MAX: thumbnail then takes it.
 int load_jpeg(const void *buf, size_t len, int width, VipsImage **out);
 
+// load_png decodes an 8-bit grey, RGB or RGBA PNG upright and scaled to
+// width, reduced while it decodes. It returns 1, with nothing made, for
+// other PNGs and reductions past REDUCE_MAX: thumbnail then takes them.
+int load_png(const void *buf, size_t len, int width, VipsImage **out);
+
 // to_srgb8 converts any interpretation and depth to 8-bit sRGB, keeping
 // alpha.
 int to_srgb8(VipsImage *in, VipsImage **out);
