@@ -472,16 +472,22 @@ func (j *job) variant(ctx context.Context, i int) error {
 	if err != nil {
 		return fmt.Errorf("variant %s: %w", v.Name, err)
 	}
-	j.own(img) // read by the encodings, and kept for the next variants or the facts
-	if i == j.blurFrom {
-		j.blurImage = img
+	if slices.Contains(j.kept, img) || i == j.blurFrom {
+		j.own(img) // kept for the next variants or the facts
+		if i == j.blurFrom {
+			j.blurImage = img
+		}
+	} else {
+		defer img.Close() // each encoding holds its own reference
 	}
 	j.outs[i] = make([]Output, len(j.st.Formats))
 	for k, f := range j.st.Formats {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		img.Ref()
 		j.encode(func() error {
+			defer img.Close()
 			if err := ctx.Err(); err != nil {
 				return err
 			}
