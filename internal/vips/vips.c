@@ -224,6 +224,22 @@ int strip_copy(VipsImage *in, VipsImage **out) {
 	return 0;
 }
 
+// reduce_upright reduces in (as loaded, orientation not applied, read
+// top to bottom) to width x height with lanczos_reduce while it is read,
+// then applies orientation to the smaller image, in memory. An upright
+// image at its own size is passed on as it is read.
+static int reduce_upright(VipsImage *in, int width, int height, int orientation, VipsImage **out) {
+	if (width == in->Xsize && height == in->Ysize && orientation <= 1)
+		return vips_copy(in, out, NULL) ? -1 : 0;
+	VipsImage *small;
+	if (lanczos_reduce(in, width, height, &small))
+		return -1;
+	vips_image_set_int(small, VIPS_META_ORIENTATION, orientation);
+	const int r = vips_autorot(small, out, NULL);
+	g_object_unref(small);
+	return r ? -1 : 0;
+}
+
 // load_jpeg is what thumbnail does for a plain JPEG (no profile to convert
 // through: the caller checked), about twice as fast: shrunk on load, then
 // reduced by lanczos_reduce while it is decoded, strip by strip, and only
@@ -245,18 +261,13 @@ int load_jpeg(const void *buf, size_t len, int width, VipsImage **out) {
 	const int ow_s = VIPS_ROUND_UP(ow, shrink) / shrink, oh_s = VIPS_ROUND_UP(oh, shrink) / shrink;
 	if (ow_s > (double) tw * REDUCE_MAX || oh_s > (double) th * REDUCE_MAX)
 		return 1; // too much left after shrink-on-load: thumbnail box-shrinks it first
-	VipsImage *t[2] = {NULL, NULL};
-	int r = vips_jpegload_buffer((void *) buf, len, &t[0], "shrink", shrink,
-			"fail_on", VIPS_FAIL_ON_TRUNCATED, "access", VIPS_ACCESS_SEQUENTIAL, NULL) ||
-		lanczos_reduce(t[0], swap ? th : tw, swap ? tw : th, &t[1]);
-	if (!r) {
-		vips_image_set_int(t[1], VIPS_META_ORIENTATION, orientation);
-		r = vips_autorot(t[1], out, NULL);
-	}
-	for (int i = 0; i < 2; i++)
-		if (t[i])
-			g_object_unref(t[i]);
-	return r ? -1 : 0;
+	VipsImage *in;
+	if (vips_jpegload_buffer((void *) buf, len, &in, "shrink", shrink,
+			"fail_on", VIPS_FAIL_ON_TRUNCATED, "access", VIPS_ACCESS_SEQUENTIAL, NULL))
+		return -1;
+	const int r = reduce_upright(in, swap ? th : tw, swap ? tw : th, orientation, out);
+	g_object_unref(in);
+	return r;
 }
 
 // load_png is load_jpeg for an 8-bit grey, RGB or RGBA PNG: decoded row
@@ -265,34 +276,23 @@ int load_jpeg(const void *buf, size_t len, int width, VipsImage **out) {
 // computed for every pixel. 1: another kind of PNG (16-bit, grey with
 // alpha), or more to reduce than lanczos_reduce takes: thumbnail's.
 int load_png(const void *buf, size_t len, int width, VipsImage **out) {
-	VipsImage *t[2] = {NULL, NULL};
-	if (vips_pngload_buffer((void *) buf, len, &t[0], "fail_on", VIPS_FAIL_ON_TRUNCATED,
+	VipsImage *in;
+	if (vips_pngload_buffer((void *) buf, len, &in, "fail_on", VIPS_FAIL_ON_TRUNCATED,
 			"access", VIPS_ACCESS_SEQUENTIAL, NULL))
 		return -1;
-	const VipsImage *in = t[0];
-	const int orientation = vips_image_get_orientation(t[0]);
-	const int swap = vips_image_get_orientation_swap(t[0]);
+	const int orientation = vips_image_get_orientation(in);
+	const int swap = vips_image_get_orientation_swap(in);
 	const int ow = swap ? in->Ysize : in->Xsize, oh = swap ? in->Xsize : in->Ysize;
 	const int tw = VIPS_MIN(width, ow);
 	const double factor = (double) ow / tw;
 	const int th = VIPS_MAX(1, (int) (oh / factor + 0.5));
-	if (in->BandFmt != VIPS_FORMAT_UCHAR || in->Coding != VIPS_CODING_NONE ||
-		!(in->Bands == 1 || in->Bands == 3 || (in->Bands == 4 && vips_image_hasalpha(t[0]))) ||
-		ow > (double) tw * REDUCE_MAX || oh > (double) th * REDUCE_MAX) {
-		g_object_unref(t[0]);
-		return 1;
-	}
-	int r = 0;
-	if (tw == ow && th == oh) // nothing to reduce
-		r = vips_autorot(t[0], out, NULL);
-	else if (!(r = lanczos_reduce(t[0], swap ? th : tw, swap ? tw : th, &t[1]))) {
-		vips_image_set_int(t[1], VIPS_META_ORIENTATION, orientation);
-		r = vips_autorot(t[1], out, NULL);
-	}
-	for (int i = 0; i < 2; i++)
-		if (t[i])
-			g_object_unref(t[i]);
-	return r ? -1 : 0;
+	int r = 1; // another kind of PNG, or too large a reduction
+	if (in->BandFmt == VIPS_FORMAT_UCHAR && in->Coding == VIPS_CODING_NONE &&
+		(in->Bands == 1 || in->Bands == 3 || (in->Bands == 4 && vips_image_hasalpha(in))) &&
+		ow <= (double) tw * REDUCE_MAX && oh <= (double) th * REDUCE_MAX)
+		r = reduce_upright(in, swap ? th : tw, swap ? tw : th, orientation, out);
+	g_object_unref(in);
+	return r;
 }
 
 int can_reduce(VipsImage *in, int width, int height) {
